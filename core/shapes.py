@@ -1,0 +1,202 @@
+"""The shape engine: every layer's output size by the lecture's formulas.
+
+Pure Python, no PyTorch: :func:`infer_shapes` walks a design once and reports
+each layer's input and output shape, parameter and multiply-accumulate counts,
+the formula with the user's numbers, and for an impossible layer the reason and
+concrete fixes. It agrees with PyTorch exactly, including where PyTorch refuses
+(``tests/test_shapes_agree_with_pytorch.py`` proves it over generated designs).
+
+After a failing layer, later layers are still checked with what is known: the
+channel count usually survives, so parameter counts and rank errors below the
+failure are still reported.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.design import Design
+from core.layers import Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
+from core.naming import layer_names
+from core.shape_records import (
+    AxisFormula, DesignReport, LayerFix, LayerShape, Shape, ShapeProblem, format_shape,
+)
+
+_AXES = {2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def _describe_input(shape: Shape) -> str:
+    if len(shape) == 1:
+        return f"a flat vector of {format_shape(shape)} values"
+    if len(shape) == 3:
+        return f"images {format_shape(shape)} (channels x height x width)"
+    return f"volumes {format_shape(shape)} (channels x depth x height x width)"
+
+
+def _as_setting(values: tuple[int, ...]) -> int | list[int]:
+    """Per-axis values as the design file writes them: one int when all agree."""
+    return values[0] if len(set(values)) == 1 else list(values)
+
+
+def _rank_problem(layer: _SpatialLayer, shape: Shape) -> ShapeProblem | None:
+    """A 2-D layer on volumes, a 3-D layer on images, or either on a flat vector."""
+    rank = layer.spatial_rank
+    if len(shape) == rank + 1:
+        return None
+    if len(shape) == 1:
+        return ShapeProblem(
+            f"needs feature maps but receives {_describe_input(shape)}; "
+            "move it above the Flatten, or remove the Flatten"
+        )
+    other_kind = layer.kind.replace("3d", "2d") if rank == 3 else layer.kind.replace("2d", "3d")
+    needs = "volumes (channels x depth x height x width)" if rank == 3 else "images (channels x height x width)"
+    hint = "set the input's depth for 3-D data" if rank == 3 else "remove the input's depth for 2-D data"
+    spread_over_axes = all(
+        isinstance(getattr(layer, field, 0), (int, type(None))) for field in ("kernel_size", "stride", "padding")
+    )
+    fixes = (LayerFix(f"use {other_kind}", changes={"kind": other_kind}),) if spread_over_axes else ()
+    return ShapeProblem(f"needs {needs} but receives {_describe_input(shape)}; {hint}", "kind", fixes)
+
+
+def _too_small_problem(
+    layer: _SpatialLayer, formulas: list[AxisFormula], shape: Shape, failing: list[AxisFormula]
+) -> ShapeProblem:
+    """The kernel is larger than the padded input on some axis."""
+    first = failing[0]
+    message = (
+        f"kernel {first.kernel} is larger than the padded input {first.axis} "
+        f"{first.size_in} + 2*{first.padding} = {first.size_in + 2 * first.padding} "
+        f"(eq. ({first.equation}) gives {first.text})"
+    )
+    fits = tuple(min(f.kernel, f.size_in + 2 * f.padding) for f in formulas)
+    fixes = [LayerFix(f"kernel at most {_as_setting(fits)}", changes={"kernel_size": _as_setting(fits)})]
+    sizes_in = tuple(f.size_in for f in formulas)
+    is_pooling = isinstance(layer, _Pooling)
+    keeps_size = all(f.stride == 1 and f.kernel % 2 == 1 for f in formulas) and not is_pooling
+    if keeps_size:
+        padding = tuple((f.kernel - 1) // 2 for f in formulas)
+        kept = "x".join(str(size) for size in sizes_in)
+        fixes.append(LayerFix(f"padding {_as_setting(padding)} keeps {kept}", changes={"padding": _as_setting(padding)}))
+    elif not is_pooling:
+        padding = tuple(max(f.padding, math.ceil((f.kernel - f.size_in) / 2)) for f in formulas)
+        fixes.append(LayerFix(f"padding {_as_setting(padding)} makes it fit", changes={"padding": _as_setting(padding)}))
+    return ShapeProblem(message, "kernel_size", tuple(fixes))
+
+
+def _spatial_layer(layer: _SpatialLayer, shape: Shape):
+    """Output shape, formulas and problem of a convolution or pooling layer."""
+    problem = _rank_problem(layer, shape)
+    if problem is not None:
+        channels = layer.out_channels if isinstance(layer, (Conv2d, Conv3d)) else None
+        return None, (), problem, channels
+    rank = layer.spatial_rank
+    kernel = layer.axis_values("kernel_size", rank)
+    stride = layer.axis_values("stride", rank)
+    padding = layer.axis_values("padding", rank)
+    pooling = isinstance(layer, _Pooling)
+    channels_out = shape[0] if pooling else layer.out_channels
+    if pooling:
+        too_much = [(p, k) for p, k in zip(padding, kernel) if 2 * p > k]
+        if too_much:
+            fixed = tuple(min(p, k // 2) for p, k in zip(padding, kernel))
+            p, k = too_much[0]
+            return (channels_out,) + (None,) * rank, (), ShapeProblem(
+                f"padding {p} is more than half the kernel {k} (PyTorch allows at most {k // 2})",
+                "padding",
+                (LayerFix(f"padding {_as_setting(fixed)}", changes={"padding": _as_setting(fixed)}),),
+            ), channels_out
+    formulas = []
+    sizes = []
+    for axis, d, k, s, p in zip(_AXES[rank], shape[1:], kernel, stride, padding):
+        if d is None:
+            sizes.append(None)
+            continue
+        formula = AxisFormula(axis, d, k, s, p, pooling)
+        formulas.append(formula)
+        sizes.append(formula.size_out)
+    failing = [f for f in formulas if f.span < 0]
+    if failing:
+        return (channels_out,) + (None,) * rank, tuple(formulas), _too_small_problem(
+            layer, formulas, shape, failing
+        ), channels_out
+    return (channels_out, *sizes), tuple(formulas), None, channels_out
+
+
+def _layer_result(layer: LayerBase, index: int, name: str, shape: Shape | None) -> LayerShape:
+    """Check one layer against its input shape (None: unknown after an earlier failure)."""
+    kind = layer.kind
+    if shape is None:
+        # Nothing is known of the input; say what can be said without it.
+        if isinstance(layer, Linear):
+            return LayerShape(index, kind, name, None, (layer.out_features,), None, None)
+        return LayerShape(index, kind, name, None, None, None, None)
+
+    if isinstance(layer, _SpatialLayer):
+        output, formulas, problem, channels_out = _spatial_layer(layer, shape)
+        params = macs = 0
+        if isinstance(layer, (Conv2d, Conv3d)):
+            channels_in = shape[0]
+            rank = layer.spatial_rank
+            kernel = layer.axis_values("kernel_size", rank)
+            if channels_in is None:
+                params = macs = None
+            else:
+                weights = layer.out_channels * channels_in * math.prod(kernel)
+                params = weights + (layer.out_channels if layer.bias else 0)
+                positions = DesignReport.count_values(output[1:]) if output is not None else 0
+                macs = positions * weights if output is not None and None not in output else None
+        return LayerShape(index, kind, name, shape, output, params, macs, formulas, problem)
+
+    if kind == "flatten":
+        values = None if None in shape else math.prod(shape)
+        return LayerShape(index, kind, name, shape, (values,), 0, 0)
+
+    if isinstance(layer, Linear):
+        if len(shape) > 1 and not layer.flatten_input:
+            features = None if None in shape else math.prod(shape)
+            count = f"{features} " if features is not None else ""
+            problem = ShapeProblem(
+                f"needs a flat vector but receives {_describe_input(shape)}; "
+                f"insert a Flatten before it to give it {count}features",
+                None,
+                (
+                    LayerFix("insert a Flatten before it", insert_before={"kind": "flatten"}),
+                    LayerFix("let it flatten its input", changes={"flatten_input": True}),
+                ),
+            )
+            return LayerShape(index, kind, name, shape, (layer.out_features,), None, None, (), problem)
+        features = None if None in shape else math.prod(shape)
+        if features is None:
+            return LayerShape(index, kind, name, shape, (layer.out_features,), None, None)
+        weights = features * layer.out_features
+        params = weights + (layer.out_features if layer.bias else 0)
+        return LayerShape(index, kind, name, shape, (layer.out_features,), params, weights)
+
+    if kind == "batchnorm":
+        channels = shape[0]
+        return LayerShape(index, kind, name, shape, shape, None if channels is None else 2 * channels, 0)
+
+    # dropout, activation, softmax: the shape passes through unchanged.
+    return LayerShape(index, kind, name, shape, shape, 0, 0)
+
+
+def infer_shapes(design: Design) -> DesignReport:
+    """Check every layer of ``design`` and report shapes, counts, formulas and problems."""
+    shape: Shape | None = design.input.shape
+    names = layer_names(design.layers)
+    results = []
+    problems = []
+    total_params = total_macs = 0
+    activation_values = DesignReport.count_values(shape)
+    for index, (layer, name) in enumerate(zip(design.layers, names)):
+        result = _layer_result(layer, index, name, shape)
+        results.append(result)
+        if result.problem is not None:
+            problems.append(result)
+        total_params += result.params or 0
+        total_macs += result.macs or 0
+        activation_values += DesignReport.count_values(result.output_shape)
+        shape = result.output_shape
+    return DesignReport(
+        design.input.shape, tuple(results), total_params, total_macs, activation_values, tuple(problems)
+    )

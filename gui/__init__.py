@@ -1,0 +1,1 @@
+"""ConvStudio's Qt interface: presents and edits what ``core`` holds."""

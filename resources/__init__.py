@@ -1,0 +1,1 @@
+"""Icons, screenshots and other files the app shows, found in any kind of install."""
