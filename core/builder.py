@@ -115,8 +115,10 @@ def build_model(design: Design, init: InitScheme = "pytorch_default", gain: floa
     if not report.valid:
         raise DesignShapeError(f"the design cannot be built: {report.first_error()}")
     on_meta = device is not None and torch.device(device).type == "meta"
-    # Seeded builds leave the caller's random state alone.
-    with torch.random.fork_rng(devices=[]), (torch.device("meta") if on_meta else nullcontext()):
+    # Seeded builds leave the caller's random state alone; unseeded ones draw from it as
+    # torch.nn modules do, so that two unseeded builds differ.
+    forked = torch.random.fork_rng(devices=[]) if seed is not None else nullcontext()
+    with forked, (torch.device("meta") if on_meta else nullcontext()):
         if seed is not None:
             torch.manual_seed(seed)
         modules: OrderedDict[str, nn.Module] = OrderedDict()

@@ -16,11 +16,13 @@ CURRENT_SCHEMA_VERSION = 1
 
 def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
     """Version 0: early hand-written files had no schema_version and called layers 'type'."""
-    layers = [
-        {("kind" if key == "type" else key): value for key, value in layer.items()}
-        if isinstance(layer, dict) else layer
-        for layer in data.get("layers", [])
-    ]
+    layers = data.get("layers", [])
+    if isinstance(layers, list):  # anything else is left for validation to report
+        layers = [
+            {("kind" if key == "type" else key): value for key, value in layer.items()}
+            if isinstance(layer, dict) else layer
+            for layer in layers
+        ]
     return {**data, "layers": layers, "schema_version": 1}
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from core.design import Design
-from core.layers import Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
+from core.layers import AvgPool3d, Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
 from core.naming import layer_names
 from core.shape_records import (
     AxisFormula, DesignReport, LayerFix, LayerShape, Shape, ShapeProblem, format_shape,
@@ -83,6 +83,51 @@ def _too_small_problem(
     return ShapeProblem(message, "kernel_size", tuple(fixes))
 
 
+def _unpadded_too_small_problem(
+    kernel: tuple[int, ...], padding: tuple[int, ...], shape: Shape
+) -> ShapeProblem | None:
+    """PyTorch's 3-D average pooling also needs the unpadded input to be at least the kernel."""
+    sizes = shape[1:]
+    if None in sizes or all(k <= d for k, d in zip(kernel, sizes)):
+        return None
+    axis, k, d = next((a, k, d) for a, k, d in zip(_AXES[3], kernel, sizes) if k > d)
+    fits = tuple(min(k, d) for k, d in zip(kernel, sizes))
+    # A smaller kernel may also need less padding (at most half the kernel).
+    fitting_padding = tuple(min(p, k // 2) for p, k in zip(padding, fits))
+    changes = {"kernel_size": _as_setting(fits)}
+    description = f"kernel at most {_as_setting(fits)}"
+    if fitting_padding != padding:
+        changes["padding"] = _as_setting(fitting_padding)
+        description += f" with padding {_as_setting(fitting_padding)}"
+    return ShapeProblem(
+        f"kernel {k} is larger than the input {axis} {d} (PyTorch's 3-D average pooling "
+        "needs the input, before padding, to be at least the kernel on every axis)",
+        "kernel_size",
+        (LayerFix(description, changes=changes),),
+    )
+
+
+def _pool_padding_fix(
+    layer: _Pooling, kernel: tuple[int, ...], padding: tuple[int, ...], shape: Shape
+) -> LayerFix:
+    """Padding of at most half the kernel; with a smaller kernel too where less padding no longer fits it."""
+    fixed = tuple(min(p, k // 2) for p, k in zip(padding, kernel))
+    sizes = shape[1:]
+    if None in sizes:
+        return LayerFix(f"padding {_as_setting(fixed)}", changes={"padding": _as_setting(fixed)})
+    if isinstance(layer, AvgPool3d):
+        fits = tuple(min(k, d) for k, d in zip(kernel, sizes))
+    else:
+        fits = tuple(min(k, d + 2 * p) for k, d, p in zip(kernel, sizes, fixed))
+    if fits == kernel:
+        return LayerFix(f"padding {_as_setting(fixed)}", changes={"padding": _as_setting(fixed)})
+    fixed = tuple(min(p, k // 2) for p, k in zip(fixed, fits))
+    return LayerFix(
+        f"padding {_as_setting(fixed)} with kernel at most {_as_setting(fits)}",
+        changes={"padding": _as_setting(fixed), "kernel_size": _as_setting(fits)},
+    )
+
+
 def _spatial_layer(layer: _SpatialLayer, shape: Shape):
     """Output shape, formulas and problem of a convolution or pooling layer."""
     problem = _rank_problem(layer, shape)
@@ -98,13 +143,16 @@ def _spatial_layer(layer: _SpatialLayer, shape: Shape):
     if pooling:
         too_much = [(p, k) for p, k in zip(padding, kernel) if 2 * p > k]
         if too_much:
-            fixed = tuple(min(p, k // 2) for p, k in zip(padding, kernel))
             p, k = too_much[0]
             return (channels_out,) + (None,) * rank, (), ShapeProblem(
                 f"padding {p} is more than half the kernel {k} (PyTorch allows at most {k // 2})",
                 "padding",
-                (LayerFix(f"padding {_as_setting(fixed)}", changes={"padding": _as_setting(fixed)}),),
+                (_pool_padding_fix(layer, kernel, padding, shape),),
             ), channels_out
+    if isinstance(layer, AvgPool3d):
+        problem = _unpadded_too_small_problem(kernel, padding, shape)
+        if problem is not None:
+            return (channels_out,) + (None,) * rank, (), problem, channels_out
     formulas = []
     sizes = []
     for axis, d, k, s, p in zip(_AXES[rank], shape[1:], kernel, stride, padding):
@@ -138,7 +186,7 @@ def _layer_result(layer: LayerBase, index: int, name: str, shape: Shape | None) 
             channels_in = shape[0]
             rank = layer.spatial_rank
             kernel = layer.axis_values("kernel_size", rank)
-            if channels_in is None:
+            if channels_in is None or len(shape) == 1:  # unknown, or a flat vector it cannot take
                 params = macs = None
             else:
                 weights = layer.out_channels * channels_in * math.prod(kernel)

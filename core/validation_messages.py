@@ -53,6 +53,10 @@ def _what_is_wrong(error: dict[str, Any], field: str, allowed: list[str]) -> str
         return f"must be true or false, got {error['input']!r}"
     if kind in {"string_type"}:
         return f"must be text, got {error['input']!r}"
+    if kind == "list_type":
+        return f"must be a list, got {error['input']!r}"
+    if kind in {"model_type", "dict_type"}:
+        return f"must be a JSON object, got {error['input']!r}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {error['input']!r})"
@@ -75,7 +79,7 @@ def _describe_one(error: dict[str, Any], data: Any) -> tuple[tuple, str]:
         if error["type"] == "union_tag_invalid":
             kinds = ", ".join(LAYER_CLASSES)
             guess = difflib.get_close_matches(str(error["ctx"]["tag"]), list(LAYER_CLASSES), n=1)
-            hint = f"; did you mean '{guess[0]}'?" if guess else ""
+            hint = f"; did you mean '{guess[0]}'?" if guess else "."
             return (("layers", index), f"{where}: unknown kind {error['ctx']['tag']!r}{hint} Known kinds: {kinds}")
         if error["type"] == "union_tag_not_found":
             return (("layers", index), f"{where}: has no 'kind' field; add one, e.g. \"kind\": \"conv2d\"")
@@ -101,6 +105,8 @@ def _describe_one(error: dict[str, Any], data: Any) -> tuple[tuple, str]:
         from core.design import Design
 
         allowed = list(Design.model_fields)
+    if not loc:  # a whole-design check, such as unique layer names: its message says where
+        return ((path,), _what_is_wrong(error, field, allowed))
     return ((path,), f"{path} {_what_is_wrong(error, field, allowed)}")
 
 

@@ -1,0 +1,379 @@
+"""The shape engine agrees with PyTorch itself, over many generated designs.
+
+PyTorch is the oracle: every generated design is also run through real
+``torch.nn`` modules on the ``meta`` device (shapes only, no arithmetic). The
+engine must give the same output shape and parameter count for every layer,
+and report its first problem exactly at the layer where PyTorch refuses.
+
+``build_model`` refuses impossible designs, so the oracle here builds the
+modules layer by layer itself (``_torch_layer``) and records where PyTorch
+raises; for valid designs the model that ``build_model`` returns is checked as
+well, module by module along ``model.layer_modules``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from core.builder import DesignShapeError, build_model
+from core.design import Design
+from core.shape_records import DesignReport
+from core.shapes import infer_shapes
+
+# Larger than any channel count generated below, so that PyTorch can never take
+# the batch axis for a channel axis without the tests noticing.
+BATCH = 97
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+                "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU}
+_POOLS = {"maxpool2d": nn.MaxPool2d, "avgpool2d": nn.AvgPool2d,
+          "maxpool3d": nn.MaxPool3d, "avgpool3d": nn.AvgPool3d}
+
+
+class TorchRefused(Exception):
+    """PyTorch cannot apply this layer to what it receives."""
+
+
+@dataclass
+class TorchLayer:
+    output_shape: tuple[int, ...]  # per sample, no batch axis
+    params: int
+    macs: int
+
+
+def _spread(value, rank: int) -> tuple[int, ...]:
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
+def _torch_modules(layer: dict, x: torch.Tensor) -> list[nn.Module]:
+    """The plain torch modules for one design layer (as design-file data) receiving ``x``.
+
+    Written from PyTorch's documentation, independently of ``core.builder``.
+    """
+    kind = layer["kind"]
+    if kind in ("conv2d", "conv3d"):
+        rank = 2 if kind == "conv2d" else 3
+        conv = (nn.Conv2d if rank == 2 else nn.Conv3d)(
+            x.shape[1], layer["out_channels"], _spread(layer["kernel_size"], rank),
+            stride=_spread(layer.get("stride", 1), rank), padding=_spread(layer.get("padding", 0), rank),
+            bias=layer.get("bias", True),
+        )
+        activation = layer.get("activation", "relu")
+        return [conv] + ([_ACTIVATIONS[activation]()] if activation != "none" else [])
+    if kind in _POOLS:
+        rank = 2 if kind.endswith("2d") else 3
+        kernel = _spread(layer["kernel_size"], rank)
+        stride = _spread(layer["stride"], rank) if layer.get("stride") is not None else kernel
+        return [_POOLS[kind](kernel, stride=stride, padding=_spread(layer.get("padding", 0), rank))]
+    if kind == "batchnorm":
+        norm = {2: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[x.dim()]
+        return [norm(x.shape[1])]
+    if kind == "dropout":
+        return [nn.Dropout(layer.get("p", 0.5))]
+    if kind == "flatten":
+        return [nn.Flatten()]
+    if kind == "linear":
+        modules: list[nn.Module] = [nn.Flatten()] if layer.get("flatten_input", False) else []
+        in_features = math.prod(x.shape[1:])
+        modules.append(nn.Linear(in_features, layer["out_features"], bias=layer.get("bias", True)))
+        activation = layer.get("activation", "relu")
+        return modules + ([_ACTIVATIONS[activation]()] if activation != "none" else [])
+    if kind == "activation":
+        activation = layer.get("activation", "relu")
+        return [_ACTIVATIONS[activation]() if activation != "none" else nn.Identity()]
+    if kind == "softmax":
+        return [nn.Softmax(dim=1)]
+    raise AssertionError(kind)
+
+
+def _refused_by_rank(layer: dict, x: torch.Tensor) -> bool:
+    """True where PyTorch would only accept ``x`` by reading it as one unbatched sample.
+
+    Convolutions and pooling also take unbatched input (one axis fewer), and
+    ``nn.Linear`` acts on the last axis of any tensor. A model always receives
+    batches, so PyTorch reading the batch axis as channels (or a linear layer
+    acting on image rows) is a refusal in all but name. Convolutions usually
+    fail outright on the channel count, but ``MaxPool3d`` on a batch of images
+    would "work" by pooling across the batch.
+    """
+    kind = layer["kind"]
+    if kind in ("conv2d", "maxpool2d", "avgpool2d"):
+        return x.dim() != 4
+    if kind in ("conv3d", "maxpool3d", "avgpool3d"):
+        return x.dim() != 5
+    if kind == "linear" and not layer.get("flatten_input", False):
+        return x.dim() != 2
+    return False
+
+
+def _torch_layer(layer: dict, in_shape: tuple[int, ...]) -> TorchLayer:
+    """Build and run one layer in PyTorch on a meta batch; TorchRefused where PyTorch refuses."""
+    x = torch.empty((BATCH, *in_shape), device="meta")
+    if _refused_by_rank(layer, x):
+        raise TorchRefused("rank")
+    try:
+        with torch.device("meta"):
+            modules = _torch_modules(layer, x)
+        params = sum(p.numel() for module in modules for p in module.parameters())
+        macs = 0
+        for module in modules:
+            y = module(x)
+            if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+                macs += y[0].numel() * module.in_channels * math.prod(module.kernel_size)
+            elif isinstance(module, nn.Linear):
+                macs += module.in_features * module.out_features
+            x = y
+    except (RuntimeError, ValueError, IndexError) as error:
+        raise TorchRefused(str(error)) from error
+    assert x.shape[0] == BATCH
+    return TorchLayer(tuple(x.shape[1:]), params, macs)
+
+
+def _layer_data(design: Design) -> list[dict]:
+    return [{"kind": layer.kind, **layer.model_dump(exclude_none=True)} for layer in design.layers]
+
+
+def _known(shape) -> bool:
+    return shape is not None and None not in shape
+
+
+# --- generated designs -----------------------------------------------------------------
+
+_ACTIVATION_NAMES = st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "none"])
+
+
+def _per_axis(values: st.SearchStrategy[int], rank: int) -> st.SearchStrategy:
+    return st.one_of(values, st.lists(values, min_size=rank, max_size=rank))
+
+
+@st.composite
+def _spatial_layer(draw, rank: int) -> dict:
+    kind = draw(st.sampled_from(["conv", "conv", "maxpool", "avgpool"]))
+    kernel = draw(_per_axis(st.integers(1, 5), rank))
+    suffix = f"{rank}d"
+    if kind == "conv":
+        layer = {"kind": "conv" + suffix, "out_channels": draw(st.integers(1, 6)), "kernel_size": kernel,
+                 "stride": draw(_per_axis(st.integers(1, 3), rank)),
+                 "padding": draw(_per_axis(st.integers(0, 3), rank)),
+                 "bias": draw(st.booleans()), "activation": draw(_ACTIVATION_NAMES)}
+    else:
+        # Padding up to one more than PyTorch allows (half the kernel), so both sides are drawn.
+        kernels = _spread(kernel, rank)
+        paddings = [draw(st.integers(0, k // 2 + 1)) for k in kernels]
+        padding = paddings[0] if draw(st.booleans()) else paddings
+        layer = {"kind": kind + suffix, "kernel_size": kernel, "padding": padding}
+        if draw(st.booleans()):
+            layer["stride"] = draw(_per_axis(st.integers(1, 3), rank))
+    return layer
+
+
+@st.composite
+def designs(draw) -> Design:
+    rank = draw(st.sampled_from([2, 3]))
+    spec = {"channels": draw(st.integers(1, 4)), "height": draw(st.integers(1, 14)),
+            "width": draw(st.integers(1, 14))}
+    if rank == 3:
+        spec["depth"] = draw(st.integers(1, 8))
+    layers = []
+    for _ in range(draw(st.integers(1, 7))):
+        # Mostly layers of the input's rank; now and then one of the other rank.
+        layer_rank = rank if draw(st.integers(0, 9)) else 5 - rank
+        choice = draw(st.sampled_from(
+            ["spatial"] * 6 + ["batchnorm", "dropout", "flatten", "linear", "activation", "softmax"]))
+        if choice == "spatial":
+            layers.append(draw(_spatial_layer(layer_rank)))
+        elif choice == "linear":
+            layers.append({"kind": "linear", "out_features": draw(st.integers(1, 8)),
+                           "bias": draw(st.booleans()), "activation": draw(_ACTIVATION_NAMES),
+                           "flatten_input": draw(st.booleans())})
+        elif choice == "dropout":
+            layers.append({"kind": "dropout", "p": draw(st.sampled_from([0.0, 0.25, 0.5]))})
+        elif choice == "activation":
+            layers.append({"kind": "activation", "activation": draw(_ACTIVATION_NAMES)})
+        else:
+            layers.append({"kind": choice})
+    return Design.model_validate({"input": spec, "layers": layers})
+
+
+# --- the properties --------------------------------------------------------------------
+
+
+def _check_against_torch(design: Design, report: DesignReport) -> int | None:
+    """Compare every layer with PyTorch; return the index where PyTorch first refuses."""
+    layers = _layer_data(design)
+    assert len(report.layers) == len(layers)
+
+    # 1. The whole chain, as PyTorch runs it: same shapes and counts up to the first refusal.
+    shape = design.input.shape
+    torch_failure = None
+    for index, (layer, result) in enumerate(zip(layers, report.layers)):
+        assert result.input_shape == shape, f"layer {index + 1}: input shape"
+        try:
+            expected = _torch_layer(layer, shape)
+        except TorchRefused:
+            torch_failure = index
+            break
+        assert result.problem is None, f"layer {index + 1} ({layer['kind']}): engine refuses, PyTorch does not: {result.error}"
+        assert result.output_shape == expected.output_shape, f"layer {index + 1} ({layer['kind']}) output"
+        assert result.params == expected.params, f"layer {index + 1} ({layer['kind']}) parameters"
+        assert result.macs == expected.macs, f"layer {index + 1} ({layer['kind']}) multiply-accumulates"
+        shape = expected.output_shape
+    engine_failure = report.problems[0].index if report.problems else None
+    assert engine_failure == torch_failure, (
+        f"first error: engine at {engine_failure}, PyTorch at {torch_failure}; {report.first_error()}"
+    )
+
+    # 2. Layers after the first error: wherever the engine still claims to know the
+    #    input, PyTorch given that input agrees with the engine's verdict and sizes.
+    for index, (layer, result) in enumerate(zip(layers, report.layers)):
+        if torch_failure is None or index <= torch_failure:
+            continue
+        if _known(result.input_shape):
+            try:
+                expected = _torch_layer(layer, result.input_shape)
+            except TorchRefused:
+                assert result.problem is not None, f"layer {index + 1} ({layer['kind']}): PyTorch refuses"
+                continue
+            assert result.problem is None, f"layer {index + 1}: {result.error}"
+            assert result.output_shape == expected.output_shape
+            assert result.params == expected.params
+        elif (result.params is not None and result.problem is None and result.input_shape is not None
+              and result.input_shape[0] is not None):
+            # Spatial sizes unknown, channels known: parameter counts need only the channels.
+            in_channels = result.input_shape[0]
+            probe = (in_channels,) + (64,) * (len(result.input_shape) - 1)
+            assert result.params == _torch_layer(layer, probe).params, f"layer {index + 1} parameters"
+    return torch_failure
+
+
+def _check_built_model(design: Design, report: DesignReport) -> None:
+    """build_model's own model, run module by module, gives the engine's shapes and counts."""
+    if not report.valid:
+        with pytest.raises(DesignShapeError, match=report.problems[0].label.replace("(", r"\(").replace(")", r"\)")):
+            build_model(design, device="meta")
+        return
+    model = build_model(design, device="meta")
+    assert len(model.layer_modules) == len(design.layers)
+    x = torch.empty((BATCH, *design.input.shape), device="meta")
+    for result, names in zip(report.layers, model.layer_modules):
+        params = 0
+        for name in names:
+            module = getattr(model, name)
+            params += sum(p.numel() for p in module.parameters())
+            x = module(x)
+        assert result.name == names[-1] or result.name in names
+        assert tuple(x.shape[1:]) == result.output_shape, f"{result.label}: built model's output"
+        assert params == result.params, f"{result.label}: built model's parameters"
+    assert sum(p.numel() for p in model.parameters()) == report.total_params
+
+
+def _check_fixes(design: Design, report: DesignReport) -> None:
+    """Every fix the engine offers, applied to the design, removes that layer's problem.
+
+    A fix that changes the kind (conv3d -> conv2d) answers the rank problem only;
+    the other kind may still not fit its input, which the engine then reports.
+    """
+    for result in report.problems:
+        for fix in result.problem.fixes:
+            layers = _layer_data(design)
+            at = result.index
+            if fix.changes:
+                layers[at] = {**layers[at], **fix.changes}
+            if fix.insert_before:
+                layers.insert(at, dict(fix.insert_before))
+                at += 1
+            data = design.model_dump(exclude_none=True)
+            data["layers"] = layers
+            fixed = infer_shapes(Design.model_validate(data)).layers[at]
+            if fix.changes and "kind" in fix.changes:
+                assert fixed.problem is None or fixed.problem.field != "kind", fixed.error
+            else:
+                assert fixed.problem is None, f"{result.label}: fix {fix.description!r} leaves: {fixed.error}"
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(designs())
+def test_engine_agrees_with_pytorch(design: Design) -> None:
+    report = infer_shapes(design)
+    torch_failure = _check_against_torch(design, report)
+    event("valid" if torch_failure is None else "impossible")
+    _check_built_model(design, report)
+    _check_fixes(design, report)
+    if report.valid:
+        assert report.total_params == sum(layer.params for layer in report.layers)
+        assert report.total_macs == sum(layer.macs for layer in report.layers)
+
+
+@st.composite
+def valid_designs(draw) -> Design:
+    """Designs that are possible by construction (large inputs, fitting kernels), 2-D or 3-D."""
+    rank = draw(st.sampled_from([2, 3]))
+    spec = {"channels": draw(st.integers(1, 4)), "height": draw(st.integers(16, 40)),
+            "width": draw(st.integers(16, 40))}
+    if rank == 3:
+        spec["depth"] = draw(st.integers(12, 20))
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        layer = draw(_spatial_layer(rank))
+        # Small enough that three such layers always fit in the inputs drawn above.
+        layer["kernel_size"] = draw(_per_axis(st.integers(1, 3), rank))
+        layer["stride"] = draw(_per_axis(st.integers(1, 2), rank))
+        layer["padding"] = 0 if layer["kind"].startswith(("max", "avg")) else draw(_per_axis(st.integers(0, 2), rank))
+        layers.append(layer)
+        if draw(st.booleans()):
+            layers.append({"kind": "batchnorm"})
+    layers.append({"kind": "flatten"})
+    layers.append({"kind": "linear", "out_features": draw(st.integers(1, 10)), "activation": "none"})
+    layers.append({"kind": "softmax"})
+    return Design.model_validate({"input": spec, "layers": layers})
+
+
+@settings(max_examples=60, deadline=None)
+@given(valid_designs())
+def test_possible_designs_agree_with_pytorch(design: Design) -> None:
+    """Long valid chains (rare among the random designs above) agree end to end."""
+    report = infer_shapes(design)
+    assert report.valid, report.first_error()
+    assert _check_against_torch(design, report) is None
+    _check_built_model(design, report)
+
+
+@pytest.mark.parametrize(
+    ("kind", "in_shape", "layer"),
+    [
+        # Padding makes the kernel fit, but PyTorch's 3-D average pooling also
+        # needs the unpadded input to be at least the kernel.
+        ("avgpool3d", (2, 2, 6, 6), {"kind": "avgpool3d", "kernel_size": [3, 2, 2], "padding": 1}),
+        ("maxpool3d", (2, 2, 6, 6), {"kind": "maxpool3d", "kernel_size": [3, 2, 2], "padding": 1}),
+        ("avgpool2d", (2, 2, 6), {"kind": "avgpool2d", "kernel_size": [3, 2], "padding": 1}),
+        ("maxpool3d on images", (3, 8, 8), {"kind": "maxpool3d", "kernel_size": 2}),
+        ("conv2d on volumes", (3, 4, 8, 8), {"kind": "conv2d", "out_channels": 4, "kernel_size": 2}),
+        ("conv2d on vectors", (12,), {"kind": "conv2d", "out_channels": 4, "kernel_size": 1}),
+        ("linear on images", (1, 1, 5), {"kind": "linear", "out_features": 5}),
+        ("pool padding", (3, 8, 8), {"kind": "maxpool2d", "kernel_size": 3, "padding": 2}),
+        ("conv kernel", (3, 4, 4), {"kind": "conv2d", "out_channels": 2, "kernel_size": 5, "padding": 0}),
+        ("conv kernel padded", (3, 4, 4), {"kind": "conv2d", "out_channels": 2, "kernel_size": 5, "padding": 1}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_edge_cases_agree_with_pytorch(kind: str, in_shape: tuple[int, ...], layer: dict) -> None:
+    """Hand-picked borders where a generated search could miss the disagreement."""
+    spec = {"channels": in_shape[0], "height": in_shape[-2] if len(in_shape) > 1 else 1,
+            "width": in_shape[-1] if len(in_shape) > 1 else 1}
+    if len(in_shape) == 4:
+        spec["depth"] = in_shape[1]
+    layers = [layer]
+    if len(in_shape) == 1:
+        spec = {"channels": in_shape[0], "height": 1, "width": 1}
+        layers = [{"kind": "flatten"}, layer]
+    design = Design.model_validate({"input": spec, "layers": layers})
+    report = infer_shapes(design)
+    _check_against_torch(design, report)
+    _check_built_model(design, report)
