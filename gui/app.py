@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from core.design import Design, DesignFileError, load_design
 from core.presets import DEFAULT_PRESET, load_preset
@@ -35,5 +35,6 @@ def run_app(design_path: str | None = None) -> int:
     window = MainWindow(design, path)
     window.show()
     if problem:
-        QMessageBox.warning(window, "Cannot open design", f"{problem}\n\nOpened the CIFAR10 preset instead.")
+        window.warn("Cannot open design", f"{problem}\n\nOpened the CIFAR10 preset instead.")
+    window.offer_recovery()
     return app.exec()
