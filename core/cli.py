@@ -15,6 +15,10 @@ from collections.abc import Callable, Sequence
 
 from core import __version__
 from core.design import DesignFileError, load_design
+from core.cli_export import add_export_parser
+from core.cli_lab import add_lab_parsers
+from core.cli_launch import add_launch_parser
+from core.cli_train import add_train_parser
 from core.report_text import report_json, report_table
 from core.shapes import infer_shapes
 
@@ -62,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("designs", nargs="+", metavar="DESIGN.json")
     check.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
     check.set_defaults(handler=_check)
+
+    add_train_parser(commands)
+    add_launch_parser(commands)
+    add_export_parser(commands)
+    add_lab_parsers(commands)
 
     gui = commands.add_parser("gui", help="open the app, optionally with a design file")
     gui.add_argument("design", nargs="?", metavar="DESIGN.json")

@@ -1,0 +1,103 @@
+"""``convstudio export``: a design or a trained run as PyTorch source, a program, ONNX or a summary.
+
+``convstudio export RUN_DIR --format onnx --out model.onnx`` exports the run's
+trained weights (best.pt unless ``--weights last``); a design file exports an
+untrained model, and says so. The format follows from ``--out``'s suffix when
+``--format`` is left out; summaries print to stdout without ``--out``.
+Exit status: 0 written, 1 the export failed (a missing optional package, or the
+exporter refused the model), 2 bad input (unreadable design or run, impossible
+shapes, no trained weights, bad options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_EXPORT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+FORMATS = {
+    "py": "standalone PyTorch source (.py, plus its weights as .pt for a run)",
+    "torchscript": "TorchScript module (.pt)",
+    "export": "torch.export program (.pt2)",
+    "onnx": "ONNX model (.onnx; needs the export extra)",
+    "summary": "shape table with formulas as text (.txt)",
+    "markdown": "shape table with formulas as Markdown (.md)",
+}
+_FORMAT_BY_SUFFIX = {".py": "py", ".pt2": "export", ".onnx": "onnx", ".txt": "summary", ".md": "markdown"}
+_SUMMARIES = {"summary": "text", "markdown": "markdown"}
+
+
+def add_export_parser(commands) -> None:
+    """Register ``export`` on the CLI's subcommands."""
+    export = commands.add_parser(
+        "export", help="export a design or a trained run: PyTorch source, torch.export, TorchScript, ONNX, summary",
+        description="Export a design file (untrained) or a run folder (its trained weights).",
+    )
+    export.add_argument("source", metavar="DESIGN.json|RUN_DIR")
+    export.add_argument("--format", choices=list(FORMATS),
+                        help="; ".join(f"{name}: {what}" for name, what in FORMATS.items())
+                        + ". Default: from the suffix of --out")
+    export.add_argument("--out", metavar="PATH", help="file to write (summaries print to stdout without it)")
+    export.add_argument("--weights", choices=["best", "last"],
+                        help="with a run folder: best.pt (lowest validation loss; the default) "
+                             "or checkpoint.pt (after the last epoch)")
+    export.set_defaults(handler=run_export)
+
+
+def _format(args: argparse.Namespace) -> str | None:
+    if args.format:
+        return args.format
+    return _FORMAT_BY_SUFFIX.get(Path(args.out).suffix.lower()) if args.out else None
+
+
+def _bad_input(message: str) -> int:
+    print(f"convstudio export: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``convstudio export``."""
+    from core.export import (
+        ExportError, export_onnx, export_pytorch_source, export_summary, export_torch_program, export_torchscript,
+        model_summary,
+    )
+    from core.export.common import output_file
+    from core.export.run_source import load_export_source, read_design
+
+    fmt = _format(args)
+    if fmt is None:
+        return _bad_input("give --format (" + ", ".join(FORMATS) + ") or an --out file ending in "
+                          + ", ".join(_FORMAT_BY_SUFFIX))
+    if fmt not in _SUMMARIES and not args.out:
+        return _bad_input(f"--format {fmt} writes a file: give --out PATH")
+    # Reading the input: every failure here is the user's input, exit 2.
+    try:
+        out = output_file(args.out) if args.out else None
+        if fmt in _SUMMARIES:
+            design, _ = read_design(args.source)
+        else:
+            source = load_export_source(args.source, args.weights)
+    except ExportError as error:
+        return _bad_input(str(error))
+    # Exporting: a failure here is the exporter's or the environment's, exit 1.
+    try:
+        if fmt in _SUMMARIES:
+            if out is None:
+                print(model_summary(design, _SUMMARIES[fmt]), end="")
+                return EXIT_OK
+            result = export_summary(design, out, _SUMMARIES[fmt])
+        else:
+            print(("exporting " if source.trained else "note: ") + source.describe(), file=sys.stderr)
+            if fmt == "py":
+                weights = source.model.state_dict() if source.trained else None
+                result = export_pytorch_source(source.design, out, weights)
+            else:
+                exporter = {"torchscript": export_torchscript, "export": export_torch_program, "onnx": export_onnx}[fmt]
+                result = exporter(source.model, source.design, out)
+    except ExportError as error:
+        print(f"convstudio export: {error}", file=sys.stderr)
+        return EXIT_EXPORT_FAILED
+    print(result)
+    return EXIT_OK

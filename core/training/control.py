@@ -1,0 +1,46 @@
+"""Cooperative pause, resume and stop: flags the training loop reads between batches.
+
+Threads are never killed. ``stop()`` takes effect before the next batch;
+``pause()`` makes the loop wait, between batches, until ``resume()`` or ``stop()``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class RunControl:
+    """Thread-safe flags shared by whoever drives a run and the training loop."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        """Ask the run to end before its next batch."""
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can see the stop
+
+    def pause(self) -> None:
+        """Hold the run before its next batch."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Let a paused run go on."""
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once stop() was called."""
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        """True while paused."""
+        return not self._running.is_set()
+
+    def wait_while_paused(self, poll_seconds: float = 0.1) -> None:
+        """Block while paused (the training thread calls this between batches)."""
+        while not self._running.wait(poll_seconds):
+            pass

@@ -1,0 +1,147 @@
+"""Everything a run needs before its first batch: data, model, optimizer, schedule.
+
+Problems a user can fix (a design that does not match the dataset, a missing
+dataset, an absent device) raise :class:`TrainingSetupError` with a message
+saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from core.builder import DesignNet, DesignShapeError, build_model
+from core.data import DatasetSplits, DatasetUnavailable, DeviceBatches, load_dataset
+from core.design import Design
+from core.naming import layer_names
+from core.shape_records import format_shape
+from core.shapes import infer_shapes
+from core.training.devices import choose_device
+from core.training.distributed import SINGLE_PROCESS, ProcessGroup, device_for
+from core.training.optimizer_state import ParameterIndex
+from core.training.optimizers import make_optimizer, make_scheduler
+from core.training.settings import TrainingSettings
+from core.training.transfer import (
+    TransferError, TransferReport, frozen_layer_set, load_matching_weights, read_source_weights, set_frozen,
+)
+
+
+class TrainingSetupError(Exception):
+    """A run that cannot start, with a message saying why and how to fix it."""
+
+
+@dataclass
+class PreparedRun:
+    """The objects a training loop works with."""
+
+    device: torch.device
+    device_reason: str
+    data: DatasetSplits
+    model: DesignNet
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    train_batches: DeviceBatches
+    val_batches: DeviceBatches
+    test_batches: DeviceBatches
+    parameter_index: ParameterIndex
+    layer_names: list[str]
+    frozen: set[str]
+    transfer: TransferReport | None
+    group: ProcessGroup
+
+    def refresh_parameter_index(self) -> None:
+        """Re-read which parameters train (after unfreezing)."""
+        self.parameter_index = ParameterIndex.from_model(self.model, self.layer_names)
+
+
+def check_design_fits_data(design: Design, data: DatasetSplits) -> None:
+    """Refuse a design whose input or output does not match the dataset."""
+    report = infer_shapes(design)
+    if not report.valid:
+        raise TrainingSetupError(f"the design cannot be trained: {report.first_error()}")
+    if tuple(design.input.shape) != tuple(data.image_shape):
+        raise TrainingSetupError(
+            f"the design's input is {format_shape(design.input.shape)} but {data.name} images are "
+            f"{format_shape(data.image_shape)}: set the design's input to channels {data.image_shape[0]}, "
+            f"height {data.image_shape[1]}, width {data.image_shape[2]}, or choose another dataset"
+        )
+    output = report.output_shape
+    if output is None or len(output) != 1 or output[0] != data.num_classes:
+        raise TrainingSetupError(
+            f"the design outputs {format_shape(output)} values per image but {data.name} has "
+            f"{data.num_classes} classes: end the design with a linear layer of {data.num_classes} outputs "
+            f"(after a Flatten)"
+        )
+
+
+def load_data(settings: TrainingSettings) -> DatasetSplits:
+    """The dataset the settings name, or TrainingSetupError saying how to get it."""
+    try:
+        return load_dataset(settings.dataset, val_fraction=settings.val_fraction, seed=settings.seed,
+                            limit=settings.data_limit)
+    except DatasetUnavailable as error:
+        raise TrainingSetupError(str(error)) from None
+
+
+def prepare_run(design: Design, settings: TrainingSettings, data: DatasetSplits | None = None,
+                model: DesignNet | None = None, group: ProcessGroup = SINGLE_PROCESS) -> PreparedRun:
+    """Build the model and data pipeline for ``design`` as ``settings`` say.
+
+    ``model`` may be given (for example with transferred weights); it is moved to the device.
+    With several processes (``group``), batches are global batches of
+    ``batch_size * world_size`` that each process slices (see core.training.distributed).
+    """
+    try:
+        device, device_reason = choose_device(settings.device)
+    except ValueError as error:
+        raise TrainingSetupError(f"{error}; set device to auto or cpu") from None
+    device = device_for(group, device)
+    if group.is_distributed:
+        device_reason += f"; process {group.rank + 1} of {group.world_size}"
+    data = data if data is not None else load_data(settings)
+    check_design_fits_data(design, data)
+    if model is None:
+        try:
+            model = build_model(design, init=settings.init, gain=settings.init_gain, seed=settings.seed)
+        except DesignShapeError as error:
+            raise TrainingSetupError(str(error)) from None
+    names = layer_names(design.layers)
+    transfer = None
+    try:
+        if settings.init_from:
+            weights = read_source_weights(settings.init_from, settings.init_weights)
+            transfer = load_matching_weights(model, names, weights, settings.init_from)
+        frozen = frozen_layer_set(names, settings.freeze, settings.freeze_through)
+    except TransferError as error:
+        raise TrainingSetupError(str(error)) from None
+    set_frozen(model, names, frozen)
+    memory_format = torch.channels_last if settings.channels_last and len(data.image_shape) == 3 else None
+    model = model.to(device, memory_format=memory_format) if memory_format else model.to(device)
+    common = dict(device=device, mean=data.mean, std=data.std, channels_last=memory_format is not None)
+    train_batches = DeviceBatches(data.train_images, data.train_labels, settings.batch_size * group.world_size,
+                                  shuffle=True,
+                                  augmentation=settings.augmentation, seed=settings.seed, **common)
+    # Evaluation batches can be larger: no gradients are kept.
+    eval_size = max(settings.batch_size, 256) * group.world_size
+    val_batches = DeviceBatches(data.val_images, data.val_labels, eval_size, shuffle=False,
+                                augmentation=None, seed=settings.seed, **common)
+    test_batches = DeviceBatches(data.test_images, data.test_labels, eval_size, shuffle=False,
+                                 augmentation=None, seed=settings.seed, **common)
+    if len(train_batches) == 0:
+        raise TrainingSetupError(
+            f"the training split has {len(data.train_labels)} images, fewer than one batch of "
+            f"{settings.batch_size}: lower the batch size")
+    transferred = set()
+    if transfer is not None:
+        for layer_name, module_names in zip(names, model.layer_modules):
+            if layer_name in transfer.loaded_layers:
+                transferred.update(id(p) for name in module_names for p in getattr(model, name).parameters())
+    try:
+        optimizer = make_optimizer(model, settings, transferred)
+    except ValueError as error:
+        raise TrainingSetupError(str(error)) from None
+    scheduler = make_scheduler(optimizer, settings, len(train_batches))
+    index = ParameterIndex.from_model(model, names)
+    return PreparedRun(device, device_reason, data, model, optimizer, scheduler,
+                       train_batches, val_batches, test_batches, index, names, frozen, transfer, group)
