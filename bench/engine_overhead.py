@@ -78,7 +78,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="a multiple of report_every (10)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0: torch's default); 1 is steadier on a busy machine")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     design = load_preset(args.preset)
     settings = TrainingSettings(device=args.device, batch_size=args.batch_size, epochs=10_000, mc_samples=1)
     data = load_dataset("shapes", limit=args.batch_size * (args.steps + 40), seed=0)
@@ -89,7 +93,8 @@ def main() -> None:
     # Interference from other work only ever slows a run down, so the fastest of the
     # repeats is the best estimate of each loop's own speed (as timeit takes the minimum).
     b, e = max(bare), max(engine)
-    print(f"device {args.device}, preset {args.preset}, batch {args.batch_size}, {args.steps} steps x {args.repeats}")
+    print(f"device {args.device}, preset {args.preset}, batch {args.batch_size}, {args.steps} steps x {args.repeats}, "
+          f"{torch.get_num_threads()} CPU threads")
     print(f"bare PyTorch loop: {b:,.0f} images/s  (runs: {', '.join(f'{x:,.0f}' for x in bare)})")
     print(f"engine:            {e:,.0f} images/s  (runs: {', '.join(f'{x:,.0f}' for x in engine)})")
     print(f"ratio engine/bare: {e / b:.3f} (best of {args.repeats}); "

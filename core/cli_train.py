@@ -61,6 +61,8 @@ def add_train_parser(commands) -> None:
     train.add_argument("--freeze-through", metavar="LAYER", help="freeze every layer up to and including LAYER")
     train.add_argument("--transfer-lr-scale", type=float, help="learning-rate factor for transferred layers")
     train.add_argument("--unfreeze-at", type=int, metavar="EPOCH", help="epoch (1-based) from which frozen layers train")
+    train.add_argument("--download", action="store_true",
+                       help="download CIFAR10, MNIST or Fashion-MNIST into the data folder if missing")
     train.add_argument("--out", metavar="RUN_DIR", help="run folder to write (default runs/<design>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     train.set_defaults(handler=run_train)
@@ -137,7 +139,7 @@ def run_train(args: argparse.Namespace) -> int:
         sys.stdout = sys.stderr = open(os.devnull, "w")
     try:
         if args.resume:
-            run = TrainingRun(None, None, args.resume, resume=True)
+            run = TrainingRun(None, None, args.resume, resume=True, download=args.download)
         else:
             if not args.design:
                 print("convstudio train: give a design file, or --resume RUN_DIR", file=sys.stderr)
@@ -145,7 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
             design = load_design(args.design)
             settings = settings_from_args(args, design.training)
             out = args.out or str(Path("runs") / f"{Path(args.design).stem}-{_timestamp()}")
-            run = TrainingRun(design, settings, out)
+            run = TrainingRun(design, settings, out, download=args.download)
         control = run.control
         progress = _Progress()
         records = run.records()
@@ -176,7 +178,11 @@ def run_train(args: argparse.Namespace) -> int:
             progress.clear()
             print(f"interrupted; resume with: convstudio train --resume {run.folder.path}", file=sys.stderr)
             return EXIT_INTERRUPTED
-    except (DesignFileError, TrainingSetupError, RunFolderError) as error:
+    except TrainingSetupError as error:
+        hint = " Or add --download to fetch it now." if error.missing_dataset and not args.download else ""
+        print(f"convstudio train: {error}{hint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (DesignFileError, RunFolderError) as error:
         print(f"convstudio train: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (ValidationError, ValueError) as error:

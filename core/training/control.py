@@ -7,6 +7,7 @@ Threads are never killed. ``stop()`` takes effect before the next batch;
 from __future__ import annotations
 
 import threading
+import time
 
 
 class RunControl:
@@ -40,7 +41,11 @@ class RunControl:
         """True while paused."""
         return not self._running.is_set()
 
-    def wait_while_paused(self, poll_seconds: float = 0.1) -> None:
-        """Block while paused (the training thread calls this between batches)."""
+    def wait_while_paused(self, poll_seconds: float = 0.1) -> float:
+        """Block while paused (the training thread calls this between batches); returns the seconds waited."""
+        if self._running.is_set():
+            return 0.0
+        started = time.monotonic()
         while not self._running.wait(poll_seconds):
             pass
+        return time.monotonic() - started

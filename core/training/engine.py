@@ -43,7 +43,8 @@ class TrainingRun:
     """
 
     def __init__(self, design: Design | None, settings: TrainingSettings | None, run_dir: str | Path | None = None,
-                 *, control: RunControl | None = None, resume: bool = False, data=None, model=None):
+                 *, control: RunControl | None = None, resume: bool = False, data=None, model=None,
+                 download: bool = False):
         self.folder = RunFolder(Path(run_dir)) if run_dir is not None else None
         if resume:
             if self.folder is None:
@@ -58,6 +59,7 @@ class TrainingRun:
         self.resume = resume
         self._data = data
         self._model = model
+        self._download = download  # fetch a missing torchvision dataset before training
         self.prepared: PreparedRun | None = None
 
     # ----- driving -----------------------------------------------------------------------------
@@ -81,7 +83,8 @@ class TrainingRun:
         """
         wants_gpu = self.settings.device in ("auto", "cuda") and torch.cuda.is_available()
         self.group = join_process_group("cuda" if wants_gpu else "cpu")
-        self.prepared = prepare_run(self.design, self.settings, self._data, self._model, self.group)
+        self.prepared = prepare_run(self.design, self.settings, self._data, self._model, self.group,
+                                    self._download)
         # Only rank 0 writes the run folder; every rank may read it to resume.
         self._writer = self.folder if self.group.is_main else None
         self._forward = wrap_for_training(self.prepared.model, self.group, self.settings.sync_batchnorm)
@@ -186,7 +189,8 @@ class TrainingRun:
             for batch_index, (images, labels) in enumerate(prepared.train_batches.epoch(epoch)):
                 if world > 1:  # this process's share of the global batch (DistributedSampler layout)
                     images, labels = images[rank::world], labels[rank::world]
-                self.control.wait_while_paused()
+                # Time spent paused is not training time: keep it out of images per second.
+                flush_started += self.control.wait_while_paused()
                 if self.control.stop_requested:
                     yield from self._flush(step, epoch, batch_index, pending_losses, pending_correct,
                                            pending_sizes, pending_lrs, pending_stats, flush_started, batches_per_epoch)

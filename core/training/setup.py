@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from core.builder import DesignNet, DesignShapeError, build_model
-from core.data import DatasetSplits, DatasetUnavailable, DeviceBatches, load_dataset
+from core.data import DATASET_NAMES, DatasetSplits, DatasetUnavailable, DeviceBatches, load_dataset
 from core.design import Design
 from core.naming import layer_names
 from core.shape_records import format_shape
@@ -28,7 +28,15 @@ from core.training.transfer import (
 
 
 class TrainingSetupError(Exception):
-    """A run that cannot start, with a message saying why and how to fix it."""
+    """A run that cannot start, with a message saying why and how to fix it.
+
+    ``missing_dataset`` names a downloadable dataset that is not on disk, so a
+    caller can offer the download (a button, a command-line option).
+    """
+
+    def __init__(self, message: str, missing_dataset: str | None = None):
+        super().__init__(message)
+        self.missing_dataset = missing_dataset
 
 
 @dataclass
@@ -75,17 +83,19 @@ def check_design_fits_data(design: Design, data: DatasetSplits) -> None:
         )
 
 
-def load_data(settings: TrainingSettings) -> DatasetSplits:
-    """The dataset the settings name, or TrainingSetupError saying how to get it."""
+def load_data(settings: TrainingSettings, download: bool = False, progress=None) -> DatasetSplits:
+    """The dataset the settings name (fetched first when ``download``), or TrainingSetupError saying how to get it."""
     try:
         return load_dataset(settings.dataset, val_fraction=settings.val_fraction, seed=settings.seed,
-                            limit=settings.data_limit)
+                            limit=settings.data_limit, download=download, progress=progress)
     except DatasetUnavailable as error:
-        raise TrainingSetupError(str(error)) from None
+        downloadable = error.dataset in DATASET_NAMES and error.dataset != "shapes" and error.folder is not None
+        raise TrainingSetupError(str(error), error.dataset if downloadable else None) from None
 
 
 def prepare_run(design: Design, settings: TrainingSettings, data: DatasetSplits | None = None,
-                model: DesignNet | None = None, group: ProcessGroup = SINGLE_PROCESS) -> PreparedRun:
+                model: DesignNet | None = None, group: ProcessGroup = SINGLE_PROCESS,
+                download: bool = False) -> PreparedRun:
     """Build the model and data pipeline for ``design`` as ``settings`` say.
 
     ``model`` may be given (for example with transferred weights); it is moved to the device.
@@ -99,7 +109,7 @@ def prepare_run(design: Design, settings: TrainingSettings, data: DatasetSplits 
     device = device_for(group, device)
     if group.is_distributed:
         device_reason += f"; process {group.rank + 1} of {group.world_size}"
-    data = data if data is not None else load_data(settings)
+    data = data if data is not None else load_data(settings, download)
     check_design_fits_data(design, data)
     if model is None:
         try:
