@@ -8,22 +8,15 @@ import torch
 from core.builder import build_model
 from core.export import ExportError, export_torch_program, export_torchscript
 from core.presets import load_preset, preset_keys
+from model_helpers import perturbed_model
 
 # PyTorch 2.x deprecates TorchScript with a FutureWarning on every call; the exporter says so itself.
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated.*:FutureWarning")
 
 
 def trained_model(design, seed=0):
-    """A model with perturbed weights and running statistics, left in training mode like a live run."""
-    model = build_model(design, seed=seed)
-    generator = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
-                if name.endswith("running_var"):
-                    tensor.abs_().add_(0.5)
-    return model.train()
+    """A perturbed model (see model_helpers), in training mode."""
+    return perturbed_model(design, seed)
 
 
 def expected_outputs(model, design):

@@ -15,6 +15,7 @@ from core.export.pytorch_source import source_class_name
 from core.presets import load_preset, preset_keys
 from core.report_text import layer_formula
 from core.shapes import infer_shapes
+from model_helpers import perturbed_model
 
 # Every layer kind, activation and builder naming case the presets leave out.
 EVERY_KIND = Design.model_validate({
@@ -38,16 +39,9 @@ DESIGNS = {key: load_preset(key) for key in preset_keys()} | {"every_kind": EVER
 
 
 def trained_model(design, seed=0):
-    """A built model whose every weight and running statistic differs from its initial value."""
-    model = build_model(design, seed=seed)
-    generator = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
-                if name.endswith("running_var"):
-                    tensor.abs_().add_(0.5)
-    model.train()
+    """A perturbed model (see model_helpers) whose running statistics also moved as in training."""
+    model = perturbed_model(design, seed)
+    generator = torch.Generator().manual_seed(seed + 2)
     model(torch.randn(4, *design.input.shape, generator=generator))  # moves running stats as training does
     return model.eval()
 

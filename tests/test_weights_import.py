@@ -8,19 +8,12 @@ import torch
 from core.builder import build_model
 from core.export import WeightsImportError, import_weights
 from core.presets import load_preset
+from model_helpers import perturbed_model
 
 
 def trained_model(design, seed=0):
-    """A model whose every weight and running statistic differs from a fresh build's."""
-    model = build_model(design, seed=seed)
-    generator = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
-                if name.endswith("running_var"):
-                    tensor.abs_().add_(0.5)
-    return model.eval()
+    """A perturbed model (see model_helpers), in evaluation mode."""
+    return perturbed_model(design, seed).eval()
 
 
 def outputs(model, design):
