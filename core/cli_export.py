@@ -17,16 +17,9 @@ from pathlib import Path
 
 EXIT_OK, EXIT_EXPORT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-FORMATS = {
-    "py": "standalone PyTorch source (.py, plus its weights as .pt for a run)",
-    "torchscript": "TorchScript module (.pt)",
-    "export": "torch.export program (.pt2)",
-    "onnx": "ONNX model (.onnx; needs the export extra)",
-    "summary": "shape table with formulas as text (.txt)",
-    "markdown": "shape table with formulas as Markdown (.md)",
-}
-_FORMAT_BY_SUFFIX = {".py": "py", ".pt2": "export", ".onnx": "onnx", ".txt": "summary", ".md": "markdown"}
-_SUMMARIES = {"summary": "text", "markdown": "markdown"}
+from core.export.formats import FORMAT_BY_SUFFIX as _FORMAT_BY_SUFFIX
+from core.export.formats import FORMATS
+from core.export.formats import SUMMARY_STYLES as _SUMMARIES
 
 
 def add_export_parser(commands) -> None:
@@ -59,10 +52,8 @@ def _bad_input(message: str) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``convstudio export``."""
-    from core.export import (
-        ExportError, export_onnx, export_pytorch_source, export_summary, export_torch_program, export_torchscript,
-        model_summary,
-    )
+    from core.export import ExportError, export_summary, model_summary
+    from core.export.formats import export_as
     from core.export.common import output_file
     from core.export.run_source import load_export_source, read_design
 
@@ -90,12 +81,7 @@ def run_export(args: argparse.Namespace) -> int:
             result = export_summary(design, out, _SUMMARIES[fmt])
         else:
             print(("exporting " if source.trained else "note: ") + source.describe(), file=sys.stderr)
-            if fmt == "py":
-                weights = source.model.state_dict() if source.trained else None
-                result = export_pytorch_source(source.design, out, weights)
-            else:
-                exporter = {"torchscript": export_torchscript, "export": export_torch_program, "onnx": export_onnx}[fmt]
-                result = exporter(source.model, source.design, out)
+            result = export_as(source, fmt, out)
     except ExportError as error:
         print(f"convstudio export: {error}", file=sys.stderr)
         return EXIT_EXPORT_FAILED

@@ -20,11 +20,14 @@ from core.presets import list_presets
 from gui.autosave import DEFAULT_INTERVAL_MS, default_autosave_dir
 from gui.diagram import NetworkDiagram
 from gui.document import DesignDocument
+from gui.export_menu import ExportActions
 from gui.file_actions import FileActions
 from gui.inspector import Inspector
+from gui.lab import install_lab_menu
 from gui.layer_stack import LayerStackView
 from gui.palette import PalettePanel
 from gui.summary import ShapeSummary
+from gui.train_panel import TrainPanel
 
 _GEOMETRY_KEY = "mainWindow/geometry"
 _STATE_KEY = "mainWindow/state"
@@ -36,7 +39,7 @@ class MainWindow(QMainWindow):
     """The designer: edit a design with live shape checking, formulas, undo and files."""
 
     def __init__(self, design: Design, path: str | None = None, *, autosave_dir: Path | None = None,
-                 autosave_interval_ms: int = DEFAULT_INTERVAL_MS):
+                 autosave_interval_ms: int = DEFAULT_INTERVAL_MS, runs_root: Path | None = None):
         super().__init__()
         self.setObjectName("mainWindow")
         self.design_document = DesignDocument(design, path, self)
@@ -55,6 +58,7 @@ class MainWindow(QMainWindow):
         diagram_scroll.setWidgetResizable(True)
 
         self.view_menu = None
+        self.export_actions = ExportActions(self)
         self._build_menus()
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -62,6 +66,12 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self.add_dock("Inspector", self.inspector, "inspectorDock", right)
         self.summary_dock = self.add_dock("Summary", self.summary, "summaryDock", left)
         self.diagram_dock = self.add_dock("Network diagram", diagram_scroll, "diagramDock", bottom)
+        self.train_panel = TrainPanel(self, runs_root)
+        self.train_dock = self.add_dock("Training", self.train_panel, "trainDock", bottom)
+        self.tabifyDockWidget(self.diagram_dock, self.train_dock)
+        self.diagram_dock.raise_()
+        self.menuBar().insertMenu(self.view_menu.menuAction(), self.train_panel.make_menu(self))
+        install_lab_menu(self)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 420], Qt.Orientation.Horizontal)
         # Tall enough for the diagram without a vertical scroll bar.
         diagram_height = self.diagram.sizeHint().height() + diagram_scroll.horizontalScrollBar().sizeHint().height() + 8
@@ -101,6 +111,7 @@ class MainWindow(QMainWindow):
             "actionExportPng")
         file_menu.addAction("Export diagram as S&VG…", lambda: self._export_diagram("svg")).setObjectName(
             "actionExportSvg")
+        self.export_actions.make_menu(file_menu)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -179,6 +190,7 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_save():
             event.ignore()
             return
+        self.train_panel.shut_down()  # stops a run and waits for its process
         self._save_settings()
         self.files.autosaver.close()
         event.accept()
