@@ -35,6 +35,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Regularisation", ("l2_penalty", "early_stopping", "patience")),
     ("Augmentation", tuple(AUGMENTATION + name for name in AugmentationSettings.model_fields)),
     ("Initialisation", ("init", "init_gain")),
+    # Transfer learning (lecture: train on A, fine-tune on B): a run folder to start from.
+    ("Transfer learning", ("init_from", "init_weights", "freeze_through", "transfer_lr_scale", "unfreeze_at_epoch")),
     ("Device", ("device", "precision", "channels_last", "seed")),
     ("Reporting", ("state_every", "report_every", "mc_samples")),
 )
@@ -46,7 +48,9 @@ LABELS = {
     "l2_penalty": "L2 penalty λ", "init_gain": "gain C", "channels_last": "channels last",
     "state_every": "state every (steps)", "report_every": "read back every (steps)", "mc_samples": "MC samples T",
     "rotate_degrees": "rotate ± degrees", "crop_scale": "crop area ≥", "crop_padding": "shift ± pixels",
-    "flip": "flip left-right",
+    "flip": "flip left-right", "init_from": "start from run", "init_weights": "weights of that run",
+    "freeze_through": "freeze up to layer", "transfer_lr_scale": "LR factor (transferred)",
+    "unfreeze_at_epoch": "unfreeze at epoch",
 }
 
 # Fields shown only when they matter for the other settings.
