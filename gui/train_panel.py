@@ -33,6 +33,7 @@ from gui.live_charts import TrainingCharts
 from gui.results_view import ResultsView, results_from_record
 from gui.run_controls import FAILED_REASONS, PAUSED, RunControls
 from gui.runs_view import RunsView
+from gui.scale_out import ScaleOutActions
 from gui.train_progress import RunProgress
 from gui.train_settings_form import TrainingSettingsForm
 from gui.training_worker import TrainingWorker
@@ -60,6 +61,7 @@ class TrainPanel(QWidget):
         self.window_ = window
         self.document = window.design_document
         self.runs_root = Path(runs_root) if runs_root is not None else default_runs_root()
+        self.scale_out = ScaleOutActions(self)
         self.worker = TrainingWorker(self, backend)
         self.curves = RunCurves()
         self.run_dir: Path | None = None
@@ -147,6 +149,7 @@ class TrainPanel(QWidget):
         menu.setObjectName("menuTraining")
         for action in self.actions_.values():
             menu.addAction(action)
+        self.scale_out.add_to_menu(menu)
         return menu
 
     # -- hooks tests replace ------------------------------------------------------------
@@ -209,7 +212,8 @@ class TrainPanel(QWidget):
             self.stop_button.setEnabled(False)
 
     def shut_down(self) -> None:
-        """Stop a run and wait for its process (the window is closing)."""
+        """Stop a run, local or under torchrun, and wait for its processes (the window is closing)."""
+        self.scale_out.stop()
         self.worker.shut_down()
 
     # -- records ---------------------------------------------------------------------------

@@ -181,8 +181,9 @@ def test_the_training_menu_holds_start_pause_and_stop(panel_window):
     window = panel_window()
     menu = window.findChild(type(window.view_menu), "menuTraining")
     assert menu.menuAction() in window.menuBar().actions()
-    names = [action.objectName() for action in menu.actions()]
-    assert names == ["actionTrainStart", "actionTrainPause", "actionTrainStop"]
+    names = [action.objectName() for action in menu.actions() if not action.isSeparator()]
+    assert names == ["actionTrainStart", "actionTrainPause", "actionTrainStop", "actionRunLocalGpus",
+                     "actionCopyClusterCommand"]
     assert menu.actions()[0].isEnabled() and not menu.actions()[2].isEnabled()
 
 

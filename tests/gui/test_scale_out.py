@@ -1,0 +1,51 @@
+"""Several processes from the app: torchrun started as a QProcess, and the cluster command."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+
+from core.design import Design
+from core.training.run_folder import RunFolder
+from gui.scale_out import ScaleOutActions
+
+_TINY = Design.model_validate({
+    "name": "tiny",
+    "input": {"channels": 3, "height": 32, "width": 32},
+    "layers": [{"kind": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
+               {"kind": "maxpool2d", "kernel_size": 4}, {"kind": "flatten"},
+               {"kind": "linear", "out_features": 10, "activation": "none"}],
+    "training": {"epochs": 1, "data_limit": 200, "batch_size": 16, "mc_samples": 1},
+})
+
+
+def _scale_out(window) -> ScaleOutActions:
+    actions = window.findChild(ScaleOutActions)
+    assert actions is not None
+    return actions
+
+
+def test_local_gpus_entry_is_disabled_without_several_gpus(window):
+    action = window.findChild(type(window.menuBar().actions()[0]), "actionRunLocalGpus")
+    assert action is not None
+    assert action.isEnabled() == (_scale_out(window).gpu_count > 1)
+
+
+def test_cluster_command_goes_to_the_clipboard(make_window):
+    window = make_window(_TINY)
+    line = _scale_out(window).copy_cluster_command()
+    assert QGuiApplication.clipboard().text() == line
+    assert "--nnodes=2" in line and "--rdzv-endpoint=HOST:29500" in line and "-m core.cli train" in line
+    assert "--dataset shapes" in line
+
+
+@pytest.mark.slow
+def test_torchrun_as_a_child_process_fills_the_charts(make_window, qtbot):
+    """Two CPU processes (Gloo) stand in for two GPUs: the same path the GPU entry takes."""
+    window = make_window(_TINY)
+    actions = _scale_out(window)
+    assert actions.run_local(nproc=2, device="cpu")
+    qtbot.waitUntil(lambda: actions.process is None, timeout=240_000)
+    metrics = RunFolder(actions.run_dir).read_lines("metrics.jsonl")
+    assert [row["epoch"] for row in metrics] == [1], actions.output[-2000:]
+    assert len(window.train_panel.curves.loss) > 0
