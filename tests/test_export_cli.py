@@ -11,6 +11,7 @@ from core.builder import build_model
 from core.cli_export import EXIT_BAD_INPUT, EXIT_EXPORT_FAILED, EXIT_OK, add_export_parser
 from core.design import save_design
 from core.presets import load_preset
+from model_helpers import perturbed_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated.*:FutureWarning")
 
@@ -24,15 +25,8 @@ def export(*argv):
 
 
 def perturbed_state(design, seed):
-    model = build_model(design, seed=seed)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
-                if name.endswith("running_var"):
-                    tensor.abs_().add_(0.5)
-    return model.state_dict()
+    """The weights of a perturbed model (see model_helpers)."""
+    return perturbed_model(design, seed).state_dict()
 
 
 @pytest.fixture
