@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QHBoxLayout, QLabel, QSpinBox, QTableWidgetItem, QVBoxLayout,
 )
 
 from core.lab.ensembles import EnsembleReport, train_ensemble
 from core.training.records import EpochRecord, RunStarted, StepRecord
 from core.training.run_index import design_runs_folder
 from gui.lab.datasets import run_data
-from gui.lab.panel import LabPanel, fit_rows
+from gui.lab.panel import LabPanel, fit_rows, results_table
 from gui.lab.plots import category_ticks, clear_plot, colour, lab_plot, legend_html, pen
 
 COLUMNS = ("Member", "Seed", "Test accuracy", "Test NLL", "Run folder")
@@ -96,13 +96,7 @@ class EnsemblePanel(LabPanel):
         self.summary = QLabel(self)
         self.summary.setObjectName("ensembleSummary")
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("ensembleTable")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = results_table(self, "ensembleTable", COLUMNS)
         layout = QVBoxLayout(self.results)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)

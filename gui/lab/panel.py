@@ -16,14 +16,26 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSplitter, QTableWidget,
-    QVBoxLayout, QWidget,
+    QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+    QScrollArea, QSplitter, QTableWidget, QVBoxLayout, QWidget,
 )
 
 from core.design import Design
 from core.training.settings import TrainingSettings
 from gui import theme
 from gui.lab.worker import LabJob, LabWorker
+
+
+def results_table(parent, object_name: str, columns) -> QTableWidget:
+    """A read-only table of results: one header per column, columns sized to their contents."""
+    table = QTableWidget(0, len(columns), parent)
+    table.setObjectName(object_name)
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
 
 
 def fit_rows(table: QTableWidget, minimum_rows: int = 3) -> None:

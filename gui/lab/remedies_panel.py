@@ -17,15 +17,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QSpinBox,
-    QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QTableWidgetItem, QVBoxLayout,
 )
 
 from core.lab.remedies import VariantCurves, remedy_variants, train_variants
 from core.training.records import EpochRecord, RunStarted, StepRecord
 from core.training.run_index import new_run_dir
 from gui.lab.datasets import run_data
-from gui.lab.panel import LabPanel, fit_rows
+from gui.lab.panel import LabPanel, fit_rows, results_table
 from gui.lab.plots import clear_plot, colour, lab_plot, legend_html, pen, reference_pen
 
 COLUMNS = ("Variant", "Epochs", "Train acc.", "Val. acc.", "Acc. gap", "Loss gap", "Test acc.", "Ended", "Run folder")
@@ -79,13 +78,7 @@ class RemediesPanel(LabPanel):
         plots = QHBoxLayout()
         plots.addWidget(self.curves_plot)
         plots.addWidget(self.gap_plot)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("remediesTable")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = results_table(self, "remediesTable", COLUMNS)
         layout = QVBoxLayout(self.results)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.legend)

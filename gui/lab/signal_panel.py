@@ -16,8 +16,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QListWidget,
-    QListWidgetItem, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox,
+    QSplitter, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from core.data import DATASET_NAMES
@@ -26,7 +26,7 @@ from core.lab.data_access import normalised_images
 from core.lab.signal_propagation import VARIANCE_BAND, PropagationReport, compare_schemes
 from gui import theme
 from gui.lab.datasets import cached_dataset
-from gui.lab.panel import LabPanel
+from gui.lab.panel import LabPanel, results_table
 from gui.lab.plots import (
     category_ticks, clear_plot, colour, floored, lab_plot, legend_html, pass_color, pen, reference_pen, text_color,
     wash,
@@ -113,13 +113,7 @@ class SignalPanel(LabPanel):
         self.table_choice = QComboBox(self)
         self.table_choice.setObjectName("signalTableChoice")
         self.table_choice.currentIndexChanged.connect(self._on_table_choice)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("signalTable")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = results_table(self, "signalTable", COLUMNS)
         table_box = QWidget(self)
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
