@@ -32,10 +32,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.presets import load_preset  # noqa: E402
-from core.training.engine import TrainingRun  # noqa: E402
-from core.training.records import EpochRecord  # noqa: E402
-from core.training.settings import TrainingSettings  # noqa: E402
+from convstudio.core.presets import load_preset  # noqa: E402
+from convstudio.core.training.engine import TrainingRun  # noqa: E402
+from convstudio.core.training.records import EpochRecord  # noqa: E402
+from convstudio.core.training.settings import TrainingSettings  # noqa: E402
 
 PROBE_MS = int(os.environ.get("PROBE_MS", "5"))
 
@@ -114,8 +114,8 @@ def dashboard(app, design, settings: TrainingSettings, folder: Path, backend: st
               busy: bool = False) -> tuple[float, LatencyProbe, int]:
     from PySide6.QtCore import QEventLoop
 
-    from gui.main_window import MainWindow
-    from gui.train_settings_form import with_training
+    from convstudio.gui.shell.main_window import MainWindow
+    from convstudio.gui.training.settings_form import with_training
 
     window = MainWindow(with_training(design, settings), runs_root=folder,
                         autosave_dir=folder / "autosave", autosave_interval_ms=3_600_000)

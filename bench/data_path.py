@@ -32,8 +32,8 @@ from torchvision.transforms import v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data import AugmentationSettings, DeviceBatches, generate_shapes  # noqa: E402
-from core.data.datasets import channel_statistics  # noqa: E402
+from convstudio.core.data import AugmentationSettings, DeviceBatches, generate_shapes  # noqa: E402
+from convstudio.core.data.datasets import channel_statistics  # noqa: E402
 
 ROTATE_DEGREES = 15.0
 CROP_SCALE = 0.6

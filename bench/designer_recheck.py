@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, QObject, QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from core.design import Design, InputSpec  # noqa: E402
-from core.layers import Activation, BatchNorm, Conv2d, Dropout, Flatten, Linear, MaxPool2d  # noqa: E402
-from core.shapes import infer_shapes  # noqa: E402
+from convstudio.core.design import Design, InputSpec  # noqa: E402
+from convstudio.core.layers import Activation, BatchNorm, Conv2d, Dropout, Flatten, Linear, MaxPool2d  # noqa: E402
+from convstudio.core.shapes import infer_shapes  # noqa: E402
 
 
 def long_design(count: int) -> Design:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for format_ in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(format_, QSettings.Scope.UserScope, scratch)
 
-    from gui.main_window import MainWindow
+    from convstudio.gui.shell.main_window import MainWindow
 
     design = long_design(args.layers)
     assert infer_shapes(design).valid and len(design.layers) == args.layers

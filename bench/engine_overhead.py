@@ -17,13 +17,13 @@ import time
 import torch
 from torch.nn import functional as F
 
-from core.builder import build_model
-from core.data import load_dataset
-from core.presets import load_preset
-from core.training.engine import TrainingRun
-from core.training.records import StepRecord
-from core.training.settings import TrainingSettings
-from core.training.setup import prepare_run
+from convstudio.core.builder import build_model
+from convstudio.core.data import load_dataset
+from convstudio.core.presets import load_preset
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.records import StepRecord
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.setup import prepare_run
 
 
 def bare_loop(design, settings, data, steps: int) -> float:

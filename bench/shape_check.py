@@ -19,8 +19,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from core.design import Design
-from core.shapes import infer_shapes
+from convstudio.core.design import Design
+from convstudio.core.shapes import infer_shapes
 
 TARGET_MS = 5.0
 

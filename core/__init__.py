@@ -5,4 +5,4 @@ Plain Python and PyTorch only. Nothing in this package imports Qt or ``gui``
 can also run headless and from the command line.
 """
 
-__version__ = "0.1.0"
+from convstudio import __version__  # noqa: F401  (one version, the package's)

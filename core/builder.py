@@ -14,11 +14,11 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
-from core.design import Design
-from core.initialisation import InitScheme, initialise
-from core.layers import Activation, ActivationName, LayerBase
-from core.shape_records import LayerShape
-from core.shapes import infer_shapes
+from convstudio.core.design import Design
+from convstudio.core.initialisation import InitScheme, initialise
+from convstudio.core.layers import Activation, ActivationName, LayerBase
+from convstudio.core.shape_records import LayerShape
+from convstudio.core.shapes import infer_shapes
 
 
 class DesignShapeError(ValueError):

@@ -13,14 +13,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from core import __version__
-from core.design import DesignFileError, load_design
-from core.cli_export import add_export_parser
-from core.cli_lab import add_lab_parsers
-from core.cli_launch import add_launch_parser
-from core.cli_train import add_train_parser
-from core.report_text import report_json, report_table
-from core.shapes import infer_shapes
+from convstudio.core import __version__
+from convstudio.core.design import DesignFileError, load_design
+from convstudio.core.cli_export import add_export_parser
+from convstudio.core.cli_lab import add_lab_parsers
+from convstudio.core.cli_launch import add_launch_parser
+from convstudio.core.cli_train import add_train_parser
+from convstudio.core.report_text import report_json, report_table
+from convstudio.core.shapes import infer_shapes
 
 EXIT_OK = 0
 EXIT_INVALID_DESIGN = 1

@@ -17,9 +17,9 @@ from pathlib import Path
 
 EXIT_OK, EXIT_EXPORT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-from core.export.formats import FORMAT_BY_SUFFIX as _FORMAT_BY_SUFFIX
-from core.export.formats import FORMATS
-from core.export.formats import SUMMARY_STYLES as _SUMMARIES
+from convstudio.core.export.formats import FORMAT_BY_SUFFIX as _FORMAT_BY_SUFFIX
+from convstudio.core.export.formats import FORMATS
+from convstudio.core.export.formats import SUMMARY_STYLES as _SUMMARIES
 
 
 def add_export_parser(commands) -> None:
@@ -52,10 +52,10 @@ def _bad_input(message: str) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``convstudio export``."""
-    from core.export import ExportError, export_summary, model_summary
-    from core.export.formats import export_as
-    from core.export.common import output_file
-    from core.export.run_source import load_export_source, read_design
+    from convstudio.core.export import ExportError, export_summary, model_summary
+    from convstudio.core.export.formats import export_as
+    from convstudio.core.export.common import output_file
+    from convstudio.core.export.run_source import load_export_source, read_design
 
     fmt = _format(args)
     if fmt is None:

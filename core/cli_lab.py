@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from core.builder import DesignShapeError
-from core.design import DesignFileError, load_design
-from core.initialisation import INIT_SCHEMES
+from convstudio.core.builder import DesignShapeError
+from convstudio.core.design import DesignFileError, load_design
+from convstudio.core.initialisation import INIT_SCHEMES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -95,7 +95,7 @@ def _verdict(layer) -> str:
 
 def run_gradcheck(args: argparse.Namespace) -> int:
     """Handler of ``convstudio gradcheck``."""
-    from core.lab.gradcheck import error_vs_delta, gradient_check
+    from convstudio.core.lab.gradcheck import error_vs_delta, gradient_check
 
     try:
         design = load_design(args.design)
@@ -126,14 +126,14 @@ def run_gradcheck(args: argparse.Namespace) -> int:
 
 def run_signal(args: argparse.Namespace) -> int:
     """Handler of ``convstudio signal``."""
-    from core.lab.signal_propagation import compare_schemes
+    from convstudio.core.lab.signal_propagation import compare_schemes
 
     inputs = labels = None
     try:
         design = load_design(args.design)
         if args.dataset:
-            from core.data import DatasetUnavailable, load_dataset
-            from core.lab.data_access import normalised_images
+            from convstudio.core.data import DatasetUnavailable, load_dataset
+            from convstudio.core.lab.data_access import normalised_images
 
             try:
                 # twice the batch: the validation share is set aside before the training images are taken
@@ -170,10 +170,10 @@ def run_signal(args: argparse.Namespace) -> int:
 
 def run_dropout_lab(args: argparse.Namespace) -> int:
     """Handler of ``convstudio dropout-lab``."""
-    from core.lab.data_access import load_trained_run, normalised_images, run_dataset
-    from core.lab.dropout_lab import dropout_inference_curve, summary_lines
-    from core.training.run_folder import RunFolderError
-    from core.training.setup import TrainingSetupError
+    from convstudio.core.lab.data_access import load_trained_run, normalised_images, run_dataset
+    from convstudio.core.lab.dropout_lab import dropout_inference_curve, summary_lines
+    from convstudio.core.training.run_folder import RunFolderError
+    from convstudio.core.training.setup import TrainingSetupError
 
     try:
         samples = tuple(int(part) for part in args.samples.split(",") if part.strip())
@@ -200,7 +200,7 @@ def run_dropout_lab(args: argparse.Namespace) -> int:
 
 
 def _training_settings(args: argparse.Namespace, base: dict | None):
-    from core.training.settings import TrainingSettings
+    from convstudio.core.training.settings import TrainingSettings
 
     data = dict(base or {})
     for option, field in (("dataset", "dataset"), ("epochs", "epochs"), ("limit", "data_limit"),
@@ -213,8 +213,8 @@ def _training_settings(args: argparse.Namespace, base: dict | None):
 
 def _train_lab(args: argparse.Namespace, command: str, train) -> int:
     """Load the design and settings, call ``train(design, settings)``; map failures to exit codes."""
-    from core.lab.common import LabCancelled
-    from core.training.setup import TrainingSetupError
+    from convstudio.core.lab.common import LabCancelled
+    from convstudio.core.training.setup import TrainingSetupError
 
     try:
         design = load_design(args.design)
@@ -231,7 +231,7 @@ def _train_lab(args: argparse.Namespace, command: str, train) -> int:
 
 
 def _epoch_line(prefix: str):
-    from core.training.records import EpochRecord
+    from convstudio.core.training.records import EpochRecord
 
     def show(key, record) -> None:
         if isinstance(record, EpochRecord):
@@ -242,7 +242,7 @@ def _epoch_line(prefix: str):
 
 def run_ensemble(args: argparse.Namespace) -> int:
     """Handler of ``convstudio ensemble``."""
-    from core.lab.ensembles import train_ensemble
+    from convstudio.core.lab.ensembles import train_ensemble
 
     if args.members < 1:
         return _error("ensemble", "--members must be at least 1")
@@ -264,7 +264,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
 
 def run_remedies(args: argparse.Namespace) -> int:
     """Handler of ``convstudio remedies``."""
-    from core.lab.remedies import remedy_variants, train_variants
+    from convstudio.core.lab.remedies import remedy_variants, train_variants
 
     def train(design, settings) -> int:
         curves = train_variants(remedy_variants(design, settings), runs_root=Path(args.out),

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from core.design import DesignFileError, load_design
-from core.training.control import RunControl
-from core.training.records import EndReason, EpochRecord, RunEnded, RunStarted, StepRecord
-from core.training.run_folder import RunFolderError
-from core.training.settings import TrainingSettings
-from core.training.setup import TrainingSetupError
+from convstudio.core.design import DesignFileError, load_design
+from convstudio.core.training.control import RunControl
+from convstudio.core.training.records import EndReason, EpochRecord, RunEnded, RunStarted, StepRecord
+from convstudio.core.training.run_folder import RunFolderError
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.setup import TrainingSetupError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -132,7 +132,7 @@ class _Progress:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``convstudio train``."""
-    from core.training.engine import TrainingRun
+    from convstudio.core.training.engine import TrainingRun
 
     if int(os.environ.get("RANK", "0")) != 0:
         # Under torchrun only rank 0 talks; the others train silently.

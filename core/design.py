@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.atomic import atomic_write_text
-from core.layers import Layer
-from core.migrations import CURRENT_SCHEMA_VERSION, migrate
-from core.validation_messages import describe_validation_error
+from convstudio.core.atomic import atomic_write_text
+from convstudio.core.layers import Layer
+from convstudio.core.migrations import CURRENT_SCHEMA_VERSION, migrate
+from convstudio.core.validation_messages import describe_validation_error
 
 
 class DesignFileError(Exception):

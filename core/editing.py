@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from core.design import Design, InputSpec
-from core.layers import LAYER_CLASSES, Layer, LayerBase
-from core.shape_records import LayerFix
-from core.validation_messages import describe_validation_error
+from convstudio.core.design import Design, InputSpec
+from convstudio.core.layers import LAYER_CLASSES, Layer, LayerBase
+from convstudio.core.shape_records import LayerFix
+from convstudio.core.validation_messages import describe_validation_error
 
 # What a freshly added layer holds: a small, common and size-keeping choice.
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.layers import LayerBase
+from convstudio.core.layers import LayerBase
 
 _PREFIX = {
     "conv2d": "conv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from core.design import Design, design_from_json
+from convstudio.core.design import Design, design_from_json
 
 # Menu order: the lecture's network first.
 PRESET_ORDER = ("cifar10", "shapes_small", "lenet", "volume3d")
@@ -22,14 +22,14 @@ class PresetInfo:
 
 
 def _read(key: str) -> str:
-    return resources.files("presets").joinpath(f"{key}.json").read_text(encoding="utf-8")
+    return resources.files("convstudio.presets").joinpath(f"{key}.json").read_text(encoding="utf-8")
 
 
 def preset_keys() -> list[str]:
     """Every preset shipped, in menu order (unknown extra files last, alphabetically)."""
     found = sorted(
         entry.name[: -len(".json")]
-        for entry in resources.files("presets").iterdir()
+        for entry in resources.files("convstudio.presets").iterdir()
         if entry.name.endswith(".json")
     )
     return [key for key in PRESET_ORDER if key in found] + [key for key in found if key not in PRESET_ORDER]

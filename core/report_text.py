@@ -5,7 +5,7 @@ Used by ``convstudio check`` and by the Markdown model summary.
 
 from __future__ import annotations
 
-from core.shape_records import DesignReport, LayerShape, format_shape
+from convstudio.core.shape_records import DesignReport, LayerShape, format_shape
 
 
 _SHAPE_KEEPING_KINDS = frozenset({"batchnorm", "dropout", "activation", "softmax"})

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 
-from core.design import Design
-from core.layers import AvgPool3d, Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
-from core.naming import layer_names
-from core.shape_records import (
+from convstudio.core.design import Design
+from convstudio.core.layers import AvgPool3d, Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
+from convstudio.core.naming import layer_names
+from convstudio.core.shape_records import (
     AxisFormula, DesignReport, LayerFix, LayerShape, Shape, ShapeProblem, format_shape,
 )
 

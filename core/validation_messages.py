@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.layers import LAYER_CLASSES
+from convstudio.core.layers import LAYER_CLASSES
 
 # Pydantic's names for the members of our int-or-list unions; they say nothing to users.
 _UNION_MEMBER_NAMES = {"constrained-int", "list[constrained-int]", "int", "list[int]"}
@@ -98,11 +98,11 @@ def _describe_one(error: dict[str, Any], data: Any) -> tuple[tuple, str]:
     field = str(loc[-1]) if loc else ""
     allowed: list[str] = []
     if loc and loc[0] == "input":
-        from core.design import InputSpec
+        from convstudio.core.design import InputSpec
 
         allowed = list(InputSpec.model_fields)
     elif len(loc) == 1:
-        from core.design import Design
+        from convstudio.core.design import Design
 
         allowed = list(Design.model_fields)
     if not loc:  # a whole-design check, such as unique layer names: its message says where

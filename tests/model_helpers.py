@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.builder import build_model
+from convstudio.core.builder import build_model
 
 
 def perturbed_model(design, seed: int = 0):

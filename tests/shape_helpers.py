@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.design import Design
-from core.shape_records import DesignReport, LayerFix, LayerShape
-from core.shapes import infer_shapes
+from convstudio.core.design import Design
+from convstudio.core.shape_records import DesignReport, LayerFix, LayerShape
+from convstudio.core.shapes import infer_shapes
 
 
 def check(input_spec: dict, *layers: dict) -> DesignReport:

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from core.builder import DesignNet, DesignShapeError, build_model
-from core.design import Design
-from core.initialisation import INIT_SCHEMES, fan_in, initialise
-from core.presets import load_preset
-from core.shapes import infer_shapes
+from convstudio.core.builder import DesignNet, DesignShapeError, build_model
+from convstudio.core.design import Design
+from convstudio.core.initialisation import INIT_SCHEMES, fan_in, initialise
+from convstudio.core.presets import load_preset
+from convstudio.core.shapes import infer_shapes
 
 
 def design(input_spec: dict, *layers: dict) -> Design:

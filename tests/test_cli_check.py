@@ -20,7 +20,7 @@ INPUT = {"channels": 3, "height": 8, "width": 8}
 
 def run_check(*args: str | Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", "check", *map(str, args)],
+        [sys.executable, "-m", "convstudio", "check", *map(str, args)],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
 
@@ -183,7 +183,7 @@ def test_no_design_given_is_a_usage_error():
 
 def test_check_does_not_load_qt():
     code = (
-        "import sys; from core.cli import main;"
+        "import sys; from convstudio.core.cli import main;"
         f"status = main(['check', {str(CIFAR10)!r}]);"
         "loaded = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'gui')];"
         "assert not loaded, loaded; sys.exit(status)"

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from core.cli_train import parse_augmentation
-from core.design import Design, save_design
+from convstudio.core.cli_train import parse_augmentation
+from convstudio.core.design import Design, save_design
 
 
 def _tiny(classes: int = 10, channels: int = 3) -> Design:
@@ -27,7 +27,7 @@ def _tiny(classes: int = 10, channels: int = 3) -> Design:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", "train", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "convstudio", "train", *args], capture_output=True, text=True,
                           timeout=300, env={**os.environ, **(env or {})})
 
 

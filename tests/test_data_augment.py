@@ -8,7 +8,7 @@ import pydantic
 import pytest
 import torch
 
-from core.data import AugmentationSettings, augment_batch
+from convstudio.core.data import AugmentationSettings, augment_batch
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import core.data.batches as batches_module
-from core.data import AugmentationSettings, DeviceBatches
+import convstudio.core.data.batches as batches_module
+from convstudio.core.data import AugmentationSettings, DeviceBatches
 
 MEAN, STD = (0.2, 0.5, 0.7), (0.1, 0.25, 0.3)
 AUGMENT = AugmentationSettings(flip=True, rotate_degrees=10, crop_scale=0.8, brightness=0.2, contrast=0.2)

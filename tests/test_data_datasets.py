@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
 
-from core.data import DATASET_NAMES, DatasetUnavailable, default_data_dir, load_dataset
-from core.data.datasets import channel_statistics
+from convstudio.core.data import DATASET_NAMES, DatasetUnavailable, default_data_dir, load_dataset
+from convstudio.core.data.datasets import channel_statistics
 
 CIFAR_NAMES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.data import SHAPES_CLASSES, generate_shapes
+from convstudio.core.data import SHAPES_CLASSES, generate_shapes
 
 
 @pytest.fixture(autouse=True)

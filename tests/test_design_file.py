@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.design import Design, DesignFileError, design_from_dict, design_from_json, load_design, save_design
-from core.layers import LAYER_CLASSES, AvgPool3d, Conv2d, Dropout, Linear, MaxPool2d
-from core.migrations import CURRENT_SCHEMA_VERSION
-from core.presets import load_preset, preset_keys
+from convstudio.core.design import Design, DesignFileError, design_from_dict, design_from_json, load_design, save_design
+from convstudio.core.layers import LAYER_CLASSES, AvgPool3d, Conv2d, Dropout, Linear, MaxPool2d
+from convstudio.core.migrations import CURRENT_SCHEMA_VERSION
+from convstudio.core.presets import load_preset, preset_keys
 
 # The example of the issue, verbatim: a public contract that others write by hand.
 ISSUE_EXAMPLE = """\

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from core.design import Design, save_design
-from core.training.distributed import torchrun_command
-from core.training.run_folder import RunFolder
+from convstudio.core.design import Design, save_design
+from convstudio.core.training.distributed import torchrun_command
+from convstudio.core.training.run_folder import RunFolder
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ _DESIGN = Design.model_validate({
 
 def _train(args: list[str], nproc: int | None = None, cwd=None) -> subprocess.CompletedProcess:
     if nproc is None:
-        command = [sys.executable, "-m", "core.cli", "train", *args]
+        command = [sys.executable, "-m", "convstudio", "train", *args]
     else:
         command = torchrun_command(nproc, args) + []
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd,
@@ -72,11 +72,11 @@ def test_two_processes_with_half_batches_follow_one_process(tmp_path):
 
 
 def test_launch_prints_the_torchrun_command(capsys):
-    from core.cli import main
+    from convstudio.core.cli import main
 
     assert main(["launch", "--nproc", "4", "--", "d.json", "--epochs", "3"]) == 0
     line = capsys.readouterr().out
-    assert "torch.distributed.run --standalone --nproc-per-node=4 -m core.cli train d.json --epochs 3" in line
+    assert "torch.distributed.run --standalone --nproc-per-node=4 -m convstudio train d.json --epochs 3" in line
     assert main(["launch", "--nproc", "8", "--nnodes", "2", "--rdzv-endpoint", "head:29500", "--", "d.json"]) == 0
     line = capsys.readouterr().out
     assert "--nnodes=2 --nproc-per-node=8 --rdzv-backend=c10d --rdzv-endpoint=head:29500" in line

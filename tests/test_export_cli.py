@@ -7,10 +7,10 @@ import sys
 import pytest
 import torch
 
-from core.builder import build_model
-from core.cli_export import EXIT_BAD_INPUT, EXIT_EXPORT_FAILED, EXIT_OK, add_export_parser
-from core.design import save_design
-from core.presets import load_preset
+from convstudio.core.builder import build_model
+from convstudio.core.cli_export import EXIT_BAD_INPUT, EXIT_EXPORT_FAILED, EXIT_OK, add_export_parser
+from convstudio.core.design import save_design
+from convstudio.core.presets import load_preset
 from model_helpers import perturbed_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated.*:FutureWarning")
@@ -32,7 +32,7 @@ def perturbed_state(design, seed):
 @pytest.fixture
 def run_dir(tmp_path):
     """A finished run's folder: its design, the best weights (epoch 2) and the last (epoch 3)."""
-    from core.training.run_folder import save_checkpoint
+    from convstudio.core.training.run_folder import save_checkpoint
 
     design = load_preset("shapes_small")
     run = tmp_path / "run"
@@ -126,7 +126,7 @@ def test_missing_onnx_packages_exit_1(tmp_path, capsys, monkeypatch):
 
 def test_convstudio_main_runs_export_once_registered(tmp_path, capsys):
     # The CLI module's own tests catch an import failure; this one checks only the registration.
-    cli = pytest.importorskip("core.cli", reason="core.cli does not import here", exc_type=ImportError)
+    cli = pytest.importorskip("convstudio.core.cli", reason="core.cli does not import here", exc_type=ImportError)
     build_parser, main = cli.build_parser, cli.main
     try:
         build_parser().parse_args(["export", "x.json", "--format", "summary"])

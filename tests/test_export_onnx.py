@@ -6,9 +6,9 @@ import sys
 import pytest
 import torch
 
-from core.builder import build_model
-from core.export import ExportError, export_onnx
-from core.presets import load_preset
+from convstudio.core.builder import build_model
+from convstudio.core.export import ExportError, export_onnx
+from convstudio.core.presets import load_preset
 from model_helpers import perturbed_model
 
 MISSING_MESSAGE = "ONNX export needs the 'onnx' and 'onnxscript' packages: pip install 'convstudio[export]'"

@@ -5,9 +5,9 @@ import warnings
 import pytest
 import torch
 
-from core.builder import build_model
-from core.export import ExportError, export_torch_program, export_torchscript
-from core.presets import load_preset, preset_keys
+from convstudio.core.builder import build_model
+from convstudio.core.export import ExportError, export_torch_program, export_torchscript
+from convstudio.core.presets import load_preset, preset_keys
 from model_helpers import perturbed_model
 
 # PyTorch 2.x deprecates TorchScript with a FutureWarning on every call; the exporter says so itself.

@@ -8,13 +8,13 @@ import sys
 import pytest
 import torch
 
-from core.builder import build_model
-from core.design import Design
-from core.export import ExportError, export_pytorch_source, pytorch_source
-from core.export.pytorch_source import source_class_name
-from core.presets import load_preset, preset_keys
-from core.report_text import layer_formula
-from core.shapes import infer_shapes
+from convstudio.core.builder import build_model
+from convstudio.core.design import Design
+from convstudio.core.export import ExportError, export_pytorch_source, pytorch_source
+from convstudio.core.export.pytorch_source import source_class_name
+from convstudio.core.presets import load_preset, preset_keys
+from convstudio.core.report_text import layer_formula
+from convstudio.core.shapes import infer_shapes
 from model_helpers import perturbed_model
 
 # Every layer kind, activation and builder naming case the presets leave out.

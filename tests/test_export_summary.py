@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from core.export import ExportError, export_summary, model_summary
-from core.presets import load_preset, preset_keys
-from core.report_text import layer_formula, report_table
-from core.shapes import infer_shapes
+from convstudio.core.export import ExportError, export_summary, model_summary
+from convstudio.core.presets import load_preset, preset_keys
+from convstudio.core.report_text import layer_formula, report_table
+from convstudio.core.shapes import infer_shapes
 
 
 def table_rows(markdown):

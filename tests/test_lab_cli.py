@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from core.cli_lab import add_lab_parsers
-from core.data import load_dataset
-from core.design import Design, save_design
-from core.presets import load_preset
-from core.training.engine import TrainingRun
-from core.training.settings import TrainingSettings
+from convstudio.core.cli_lab import add_lab_parsers
+from convstudio.core.data import load_dataset
+from convstudio.core.design import Design, save_design
+from convstudio.core.presets import load_preset
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.settings import TrainingSettings
 
 
 def _main(argv: list[str]) -> int:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core.builder import build_model
-from core.design import Design
-from core.lab.dropout_lab import (
+from convstudio.core.builder import build_model
+from convstudio.core.design import Design
+from convstudio.core.lab.dropout_lab import (
     ECE_BINS, calibration, dropout_inference_curve, monte_carlo_probabilities, summary_lines,
     weight_scaling_probabilities,
 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data import load_dataset
-from core.design import Design
-from core.lab.ensembles import MemberResult, ensemble_from_runs, evaluate_ensemble, train_ensemble
-from core.training.run_folder import RunFolder
-from core.training.settings import TrainingSettings
+from convstudio.core.data import load_dataset
+from convstudio.core.design import Design
+from convstudio.core.lab.ensembles import MemberResult, ensemble_from_runs, evaluate_ensemble, train_ensemble
+from convstudio.core.training.run_folder import RunFolder
+from convstudio.core.training.settings import TrainingSettings
 
 
 @pytest.fixture(scope="module")

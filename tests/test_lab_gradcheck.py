@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from core.builder import DesignNet, build_model
-from core.design import Design
-from core.lab.common import LabCancelled
-from core.lab.gradcheck import error_vs_delta, gradient_check
-from core.presets import load_preset, preset_keys
+from convstudio.core.builder import DesignNet, build_model
+from convstudio.core.design import Design
+from convstudio.core.lab.common import LabCancelled
+from convstudio.core.lab.gradcheck import error_vs_delta, gradient_check
+from convstudio.core.presets import load_preset, preset_keys
 
 # Big presets get fewer entries and a smaller batch so the suite stays quick.
 _SIZES = {"cifar10": (1, 2), "volume3d": (2, 2)}

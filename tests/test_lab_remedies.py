@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.builder import build_model
-from core.data import load_dataset
-from core.design import Design
-from core.lab.design_edits import with_batch_norm, with_dropout, without_batch_norm
-from core.lab.remedies import DEFAULT_AUGMENTATION, remedy_variants, train_variants
-from core.presets import load_preset
-from core.training.settings import TrainingSettings
+from convstudio.core.builder import build_model
+from convstudio.core.data import load_dataset
+from convstudio.core.design import Design
+from convstudio.core.lab.design_edits import with_batch_norm, with_dropout, without_batch_norm
+from convstudio.core.lab.remedies import DEFAULT_AUGMENTATION, remedy_variants, train_variants
+from convstudio.core.presets import load_preset
+from convstudio.core.training.settings import TrainingSettings
 
 
 def _kinds(design: Design) -> list[str]:

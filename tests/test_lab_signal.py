@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.design import Design
-from core.initialisation import INIT_SCHEMES
-from core.lab.signal_propagation import compare_schemes, signal_propagation
-from core.presets import load_preset
+from convstudio.core.design import Design
+from convstudio.core.initialisation import INIT_SCHEMES
+from convstudio.core.lab.signal_propagation import compare_schemes, signal_propagation
+from convstudio.core.presets import load_preset
 
 
 def _stack(activation: str, layers: int = 6, width: int = 256) -> Design:

@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from core.builder import build_model
-from core.design import Design
-from core.naming import layer_names
-from core.training.optimizer_state import ParameterIndex, collect_stats
-from core.training.optimizers import make_optimizer
-from core.training.settings import TrainingSettings
+from convstudio.core.builder import build_model
+from convstudio.core.design import Design
+from convstudio.core.naming import layer_names
+from convstudio.core.training.optimizer_state import ParameterIndex, collect_stats
+from convstudio.core.training.optimizers import make_optimizer
+from convstudio.core.training.settings import TrainingSettings
 
 
 def _toy():

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.design import Design
-from core.shapes import infer_shapes
+from convstudio.core.design import Design
+from convstudio.core.shapes import infer_shapes
 from shape_helpers import apply_fix, assert_every_fix_works, check, conv, image, only_layer, volume
 
 

@@ -8,8 +8,8 @@ convolution. Impossible designs are in test_shape_errors.py.
 
 from __future__ import annotations
 
-from core.design import Design
-from core.report_text import layer_formula
+from convstudio.core.design import Design
+from convstudio.core.report_text import layer_formula
 from shape_helpers import check, conv, image, only_layer, volume
 
 

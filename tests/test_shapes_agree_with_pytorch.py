@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core.builder import DesignShapeError, build_model
-from core.design import Design
-from core.shape_records import DesignReport
-from core.shapes import infer_shapes
+from convstudio.core.builder import DesignShapeError, build_model
+from convstudio.core.design import Design
+from convstudio.core.shape_records import DesignReport
+from convstudio.core.shapes import infer_shapes
 
 # Larger than any channel count generated below, so that PyTorch can never take
 # the batch axis for a channel axis without the tests noticing.

@@ -9,14 +9,14 @@ import time
 import pytest
 import torch
 
-from core.data import load_dataset
-from core.design import Design
-from core.presets import load_preset
-from core.training.engine import TrainingRun
-from core.training.records import EndReason, EpochRecord, RunEnded, RunStarted, StepRecord
-from core.training.run_folder import RunFolder, load_checkpoint
-from core.training.settings import TrainingSettings
-from core.training.setup import TrainingSetupError
+from convstudio.core.data import load_dataset
+from convstudio.core.design import Design
+from convstudio.core.presets import load_preset
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.records import EndReason, EpochRecord, RunEnded, RunStarted, StepRecord
+from convstudio.core.training.run_folder import RunFolder, load_checkpoint
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.setup import TrainingSetupError
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +155,8 @@ def test_resume_reproduces_the_uninterrupted_loss_sequence(small_shapes, tmp_pat
 
 
 def test_early_stopping_restores_the_best_weights(small_shapes, tmp_path, monkeypatch):
-    import core.training.engine as engine_module
-    from core.training.evaluation import Evaluation
+    import convstudio.core.training.engine as engine_module
+    from convstudio.core.training.evaluation import Evaluation
 
     scripted = iter([1.0, 0.5, 0.7, 0.8, 0.9, 0.95])
     monkeypatch.setattr(engine_module, "evaluate",

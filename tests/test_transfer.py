@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.builder import build_model
-from core.data import load_dataset
-from core.design import Design
-from core.naming import layer_names
-from core.training.engine import TrainingRun
-from core.training.finetune import compare_finetune_vs_scratch
-from core.training.records import EndReason, RunEnded, RunStarted
-from core.training.settings import TrainingSettings
-from core.training.setup import TrainingSetupError
-from core.training.transfer import class_subset, load_matching_weights, read_source_weights
+from convstudio.core.builder import build_model
+from convstudio.core.data import load_dataset
+from convstudio.core.design import Design
+from convstudio.core.naming import layer_names
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.finetune import compare_finetune_vs_scratch
+from convstudio.core.training.records import EndReason, RunEnded, RunStarted
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.setup import TrainingSetupError
+from convstudio.core.training.transfer import class_subset, load_matching_weights, read_source_weights
 
 
 def _design(classes: int) -> Design:

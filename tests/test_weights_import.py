@@ -5,9 +5,9 @@ import sys
 import pytest
 import torch
 
-from core.builder import build_model
-from core.export import WeightsImportError, import_weights
-from core.presets import load_preset
+from convstudio.core.builder import build_model
+from convstudio.core.export import WeightsImportError, import_weights
+from convstudio.core.presets import load_preset
 from model_helpers import perturbed_model
 
 

@@ -8,10 +8,10 @@
 - :func:`augment_batch` applies :class:`AugmentationSettings` to a whole batch.
 """
 
-from core.data.augment import AugmentationSettings, augment_batch
-from core.data.batches import DeviceBatches
-from core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
-from core.data.datasets import (
+from convstudio.core.data.augment import AugmentationSettings, augment_batch
+from convstudio.core.data.batches import DeviceBatches
+from convstudio.core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
+from convstudio.core.data.datasets import (
     DATASET_NAMES,
     DatasetSplits,
     DatasetUnavailable,

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from core.data.augment import AugmentationSettings, augment_batch
+from convstudio.core.data.augment import AugmentationSettings, augment_batch
 
 _MASK64 = (1 << 64) - 1
 

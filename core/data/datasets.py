@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
-from core.data.sources import DatasetUnavailable, load_image_folder, load_torchvision
+from convstudio.core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
+from convstudio.core.data.sources import DatasetUnavailable, load_image_folder, load_torchvision
 
 DATASET_NAMES: tuple[str, ...] = ("shapes", "cifar10", "mnist", "fashion-mnist")
 

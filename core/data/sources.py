@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data.download import DownloadFailed, fetch
+from convstudio.core.data.download import DownloadFailed, fetch
 
 Progress = Callable[[int, int], None]
 Loaded = tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]

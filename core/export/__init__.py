@@ -12,12 +12,12 @@ folder for export lives in :mod:`core.export.run_source`, so exporting a model
 needs no training code.
 """
 
-from core.export.common import ExportError, ExportResult
-from core.export.onnx_export import export_onnx
-from core.export.programs import export_torch_program, export_torchscript
-from core.export.pytorch_source import export_pytorch_source, pytorch_source
-from core.export.summary import export_summary, model_summary
-from core.export.weights_import import WeightsImportError, WeightsImportReport, import_weights
+from convstudio.core.export.common import ExportError, ExportResult
+from convstudio.core.export.onnx_export import export_onnx
+from convstudio.core.export.programs import export_torch_program, export_torchscript
+from convstudio.core.export.pytorch_source import export_pytorch_source, pytorch_source
+from convstudio.core.export.summary import export_summary, model_summary
+from convstudio.core.export.weights_import import WeightsImportError, WeightsImportReport, import_weights
 
 __all__ = [
     "ExportError", "ExportResult", "WeightsImportError", "WeightsImportReport",

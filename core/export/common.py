@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.builder import DesignNet, DesignShapeError, build_model
-from core.design import Design
+from convstudio.core.builder import DesignNet, DesignShapeError, build_model
+from convstudio.core.design import Design
 
 INSTALL_HINT = "pip install 'convstudio[export]'"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.export.common import ExportResult
-from core.export.onnx_export import export_onnx
-from core.export.programs import export_torch_program, export_torchscript
-from core.export.pytorch_source import export_pytorch_source
-from core.export.run_source import ExportSource
-from core.export.summary import export_summary
+from convstudio.core.export.common import ExportResult
+from convstudio.core.export.onnx_export import export_onnx
+from convstudio.core.export.programs import export_torch_program, export_torchscript
+from convstudio.core.export.pytorch_source import export_pytorch_source
+from convstudio.core.export.run_source import ExportSource
+from convstudio.core.export.summary import export_summary
 
 FORMATS = {
     "py": "standalone PyTorch source (.py, plus its weights as .pt for a run)",

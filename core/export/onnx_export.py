@@ -12,12 +12,12 @@ from pathlib import Path
 
 from torch import nn
 
-from core.atomic import atomic_write_bytes
-from core.design import Design
-from core.export.common import (
+from convstudio.core.atomic import atomic_write_bytes
+from convstudio.core.design import Design
+from convstudio.core.export.common import (
     ExportError, ExportResult, example_input, inference_copy, output_file, require_packages,
 )
-from core.export.programs import batch_dimension
+from convstudio.core.export.programs import batch_dimension
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 

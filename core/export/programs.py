@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.atomic import atomic_write_bytes
-from core.design import Design
-from core.export.common import ExportError, ExportResult, example_input, inference_copy, output_file
+from convstudio.core.atomic import atomic_write_bytes
+from convstudio.core.design import Design
+from convstudio.core.export.common import ExportError, ExportResult, example_input, inference_copy, output_file
 
 DESIGN_FILE = "design.json"
 

@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core import __version__
-from core.atomic import atomic_write_bytes, atomic_write_text
-from core.design import Design
-from core.export.common import ExportError, ExportResult, output_file, shapes_only_model
-from core.report_text import layer_formula
-from core.shape_records import format_shape
-from core.shapes import infer_shapes
+from convstudio.core import __version__
+from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
+from convstudio.core.design import Design
+from convstudio.core.export.common import ExportError, ExportResult, output_file, shapes_only_model
+from convstudio.core.report_text import layer_formula
+from convstudio.core.shape_records import format_shape
+from convstudio.core.shapes import infer_shapes
 
 # Activations the builder makes with PyTorch's defaults: rendered as ``nn.ReLU()`` etc.
 _NO_ARGUMENT_MODULES = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Identity, nn.Flatten)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.builder import DesignNet, DesignShapeError, build_model
-from core.design import Design, DesignFileError, load_design
-from core.export.common import ExportError
+from convstudio.core.builder import DesignNet, DesignShapeError, build_model
+from convstudio.core.design import Design, DesignFileError, load_design
+from convstudio.core.export.common import ExportError
 
 if TYPE_CHECKING:
-    from core.training.run_folder import RunFolder
+    from convstudio.core.training.run_folder import RunFolder
 
 WeightsChoice = Literal["best", "last"]
 
@@ -51,7 +51,7 @@ def read_design(path: str | Path) -> tuple[Design, RunFolder | None]:
             if not (path / "design.json").is_file():
                 raise ExportError(f"{path}: a folder without design.json is not a ConvStudio run folder")
             # Imported here so that design files export without loading the training package.
-            from core.training.run_folder import RunFolder
+            from convstudio.core.training.run_folder import RunFolder
 
             folder = RunFolder(path)
             return folder.design(), folder
@@ -93,7 +93,7 @@ def load_export_source(path: str | Path, weights: WeightsChoice | None = None, s
     model.eval()
     if folder is None:
         return ExportSource(design, model, None)
-    from core.training.run_folder import RunFolderError, load_checkpoint
+    from convstudio.core.training.run_folder import RunFolderError, load_checkpoint
 
     file = _weights_file(folder, weights)
     try:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from core.atomic import atomic_write_text
-from core.design import Design
-from core.export.common import ExportResult, output_file
-from core.report_text import layer_formula, report_table, shape_chain
-from core.shape_records import DesignReport, format_shape
-from core.shapes import infer_shapes
+from convstudio.core.atomic import atomic_write_text
+from convstudio.core.design import Design
+from convstudio.core.export.common import ExportResult, output_file
+from convstudio.core.report_text import layer_formula, report_table, shape_chain
+from convstudio.core.shape_records import DesignReport, format_shape
+from convstudio.core.shapes import infer_shapes
 
 SummaryFormat = Literal["text", "markdown"]
 

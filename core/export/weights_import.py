@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.export.common import INSTALL_HINT
+from convstudio.core.export.common import INSTALL_HINT
 
 # Prefixes other tools put before module names: DataParallel, torch.compile, Lightning.
 _KNOWN_PREFIXES = ("module.", "_orig_mod.", "model.")

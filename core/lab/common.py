@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from core.design import Design
-from core.naming import layer_names
+from convstudio.core.design import Design
+from convstudio.core.naming import layer_names
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called as an experiment advances (the GUI draws a bar)."""

@@ -13,12 +13,12 @@ from typing import Literal
 
 import torch
 
-from core.builder import DesignNet, build_model
-from core.data import DatasetSplits, DeviceBatches
-from core.design import Design
-from core.training.run_folder import RunFolder, RunFolderError, load_checkpoint
-from core.training.settings import TrainingSettings
-from core.training.setup import load_data
+from convstudio.core.builder import DesignNet, build_model
+from convstudio.core.data import DatasetSplits, DeviceBatches
+from convstudio.core.design import Design
+from convstudio.core.training.run_folder import RunFolder, RunFolderError, load_checkpoint
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.setup import load_data
 
 Split = Literal["train", "val", "test"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.design import Design
-from core.layers import BatchNorm, Dropout, LayerBase
+from convstudio.core.design import Design
+from convstudio.core.layers import BatchNorm, Dropout, LayerBase
 
 
 def _with_layers(design: Design, layers: list[LayerBase]) -> Design:

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.lab.common import Progress, ShouldStop, advance
-from core.training.evaluation import has_dropout, predict_probabilities
+from convstudio.core.lab.common import Progress, ShouldStop, advance
+from convstudio.core.training.evaluation import has_dropout, predict_probabilities
 
 ECE_BINS = 15
 

@@ -22,15 +22,15 @@ from typing import Literal
 import numpy as np
 from torch import nn
 
-from core.data import DatasetSplits
-from core.design import Design
-from core.lab.common import LabCancelled
-from core.lab.data_access import load_trained_run, normalised_images, run_dataset
-from core.lab.dropout_lab import weight_scaling_probabilities
-from core.training.control import RunControl
-from core.training.engine import TrainingRun
-from core.training.records import Record
-from core.training.settings import TrainingSettings
+from convstudio.core.data import DatasetSplits
+from convstudio.core.design import Design
+from convstudio.core.lab.common import LabCancelled
+from convstudio.core.lab.data_access import load_trained_run, normalised_images, run_dataset
+from convstudio.core.lab.dropout_lab import weight_scaling_probabilities
+from convstudio.core.training.control import RunControl
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.records import Record
+from convstudio.core.training.settings import TrainingSettings
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.builder import build_model
-from core.design import Design
-from core.lab.common import data_generator, module_owners
+from convstudio.core.builder import build_model
+from convstudio.core.design import Design
+from convstudio.core.lab.common import data_generator, module_owners
 
 
 class _FixedMaskDropout(nn.Module):

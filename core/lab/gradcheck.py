@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.design import Design
-from core.lab.common import Progress, ShouldStop, advance
-from core.lab.frozen_loss import FrozenLoss
+from convstudio.core.design import Design
+from convstudio.core.lab.common import Progress, ShouldStop, advance
+from convstudio.core.lab.frozen_loss import FrozenLoss
 
 CENTRAL_TOLERANCE = 1e-5
 """A layer passes when every sampled entry's central-difference relative error is below this...

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from core.data import AugmentationSettings, DatasetSplits
-from core.design import Design
-from core.lab.common import LabCancelled
-from core.lab.data_access import run_dataset
-from core.lab.design_edits import renamed, with_batch_norm, with_dropout, without_kinds
-from core.training.control import RunControl
-from core.training.engine import TrainingRun
-from core.training.records import EpochRecord, Record
-from core.training.settings import TrainingSettings
+from convstudio.core.data import AugmentationSettings, DatasetSplits
+from convstudio.core.design import Design
+from convstudio.core.lab.common import LabCancelled
+from convstudio.core.lab.data_access import run_dataset
+from convstudio.core.lab.design_edits import renamed, with_batch_norm, with_dropout, without_kinds
+from convstudio.core.training.control import RunControl
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.records import EpochRecord, Record
+from convstudio.core.training.settings import TrainingSettings
 
 L2_GRID = (1e-4, 1e-3, 1e-2)
 DEFAULT_AUGMENTATION = AugmentationSettings(flip=True, crop_padding=4)

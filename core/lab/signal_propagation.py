@@ -28,11 +28,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.builder import build_model
-from core.design import Design
-from core.initialisation import INIT_SCHEMES, fan_in
-from core.lab.common import Progress, ShouldStop, advance, data_generator, module_owners
-from core.lab.design_edits import without_batch_norm
+from convstudio.core.builder import build_model
+from convstudio.core.design import Design
+from convstudio.core.initialisation import INIT_SCHEMES, fan_in
+from convstudio.core.lab.common import Progress, ShouldStop, advance, data_generator, module_owners
+from convstudio.core.lab.design_edits import without_batch_norm
 
 VARIANCE_BAND = (0.8, 1.25)
 """Var[Z] within this band counts as the lecture's Var[Z] = 1 (eq. 29, 31) holding."""

@@ -114,7 +114,7 @@ def torchrun_command(nproc: int, train_args: list[str], nnodes: int = 1, rdzv_en
                     f"--rdzv-endpoint={rdzv_endpoint or 'HOST:29500'}"]
         if node_rank is not None:
             command.append(f"--node-rank={node_rank}")
-    return command + ["-m", "core.cli", "train", *train_args]
+    return command + ["-m", "convstudio", "train", *train_args]
 
 
 def format_command(command: list[str]) -> str:

@@ -19,19 +19,19 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from core.design import Design
-from core.training.control import RunControl
-from core.training.distributed import all_reduce_sum, join_process_group, leave_process_group, wrap_for_training
-from core.training.evaluation import compare_dropout_rules, evaluate, has_dropout
-from core.training.optimizer_state import PendingStats, collect_stats
-from core.training.optimizers import penalised_parameters
-from core.training.records import (
+from convstudio.core.design import Design
+from convstudio.core.training.control import RunControl
+from convstudio.core.training.distributed import all_reduce_sum, join_process_group, leave_process_group, wrap_for_training
+from convstudio.core.training.evaluation import compare_dropout_rules, evaluate, has_dropout
+from convstudio.core.training.optimizer_state import PendingStats, collect_stats
+from convstudio.core.training.optimizers import penalised_parameters
+from convstudio.core.training.records import (
     EndReason, EpochRecord, Record, RunEnded, RunStarted, StepRecord,
 )
-from core.training.run_folder import RunFolder, load_checkpoint, save_checkpoint
-from core.training.settings import TrainingSettings
-from core.training.setup import PreparedRun, TrainingSetupError, prepare_run
-from core.training.transfer import hold_frozen_statistics, set_frozen
+from convstudio.core.training.run_folder import RunFolder, load_checkpoint, save_checkpoint
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.setup import PreparedRun, TrainingSetupError, prepare_run
+from convstudio.core.training.transfer import hold_frozen_statistics, set_frozen
 
 
 class TrainingRun:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.training.records import DropoutComparison
+from convstudio.core.training.records import DropoutComparison
 
 
 @dataclass(frozen=True)

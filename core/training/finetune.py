@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.design import Design
-from core.training.engine import TrainingRun
-from core.training.records import EpochRecord, Record, RunEnded
-from core.training.settings import TrainingSettings
+from convstudio.core.design import Design
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.records import EpochRecord, Record, RunEnded
+from convstudio.core.training.settings import TrainingSettings
 
 
 @dataclass(frozen=True)

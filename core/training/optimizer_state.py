@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.training.records import LayerStat, OptimizerLayerState
+from convstudio.core.training.records import LayerStat, OptimizerLayerState
 
 # The state tensors shown for each optimizer: lecture name -> torch state key.
 _STATE_KEYS = {

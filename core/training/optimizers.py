@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from core.training.settings import TrainingSettings
+from convstudio.core.training.settings import TrainingSettings
 
 
 def _own_weights(module: nn.Module) -> list[nn.Parameter]:

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.atomic import atomic_write_bytes, atomic_write_text
-from core.data import DatasetSplits, DeviceBatches
-from core.training.records import DropoutComparison, RunEnded
+from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
+from convstudio.core.data import DatasetSplits, DeviceBatches
+from convstudio.core.training.records import DropoutComparison, RunEnded
 
 RESULTS_FILE = "results.json"
 EXAMPLES_FILE = "examples.npz"

@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from core.atomic import atomic_write_bytes, atomic_write_text
-from core.design import Design, load_design, save_design
-from core.training.settings import TrainingSettings
+from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
+from convstudio.core.design import Design, load_design, save_design
+from convstudio.core.training.settings import TrainingSettings
 
 
 class RunFolderError(Exception):

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.training.run_folder import RunFolder
+from convstudio.core.training.run_folder import RunFolder
 
 _SLUG_LENGTH = 60
 

@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.data.augment import AugmentationSettings
-from core.initialisation import InitScheme
+from convstudio.core.data.augment import AugmentationSettings
+from convstudio.core.initialisation import InitScheme
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "lbfgs"]
 ScheduleName = Literal["constant", "step", "cosine", "one_cycle"]

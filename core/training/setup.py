@@ -11,18 +11,18 @@ from dataclasses import dataclass
 
 import torch
 
-from core.builder import DesignNet, DesignShapeError, build_model
-from core.data import DATASET_NAMES, DatasetSplits, DatasetUnavailable, DeviceBatches, load_dataset
-from core.design import Design
-from core.naming import layer_names
-from core.shape_records import format_shape
-from core.shapes import infer_shapes
-from core.training.devices import choose_device
-from core.training.distributed import SINGLE_PROCESS, ProcessGroup, device_for
-from core.training.optimizer_state import ParameterIndex
-from core.training.optimizers import make_optimizer, make_scheduler
-from core.training.settings import TrainingSettings
-from core.training.transfer import (
+from convstudio.core.builder import DesignNet, DesignShapeError, build_model
+from convstudio.core.data import DATASET_NAMES, DatasetSplits, DatasetUnavailable, DeviceBatches, load_dataset
+from convstudio.core.design import Design
+from convstudio.core.naming import layer_names
+from convstudio.core.shape_records import format_shape
+from convstudio.core.shapes import infer_shapes
+from convstudio.core.training.devices import choose_device
+from convstudio.core.training.distributed import SINGLE_PROCESS, ProcessGroup, device_for
+from convstudio.core.training.optimizer_state import ParameterIndex
+from convstudio.core.training.optimizers import make_optimizer, make_scheduler
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.transfer import (
     TransferError, TransferReport, frozen_layer_set, load_matching_weights, read_source_weights, set_frozen,
 )
 

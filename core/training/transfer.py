@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.builder import DesignNet
-from core.training.run_folder import RunFolder, RunFolderError, load_checkpoint
+from convstudio.core.builder import DesignNet
+from convstudio.core.training.run_folder import RunFolder, RunFolderError, load_checkpoint
 
 
 class TransferError(Exception):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.training.control import RunControl
+from convstudio.core.training.control import RunControl
 
 FLUSH_SECONDS = 0.1  # how often the child sends what it has gathered: 10 lists a second at most
 EXAMPLE_COUNT = 32  # test images whose predictions come back when a run ends
@@ -153,11 +153,11 @@ def run_in_child(request: RunRequest, channel, pause_event, stop_event, abandon_
 
 
 def _train(request: RunRequest, outbox: _Outbox, control: EventRunControl, abandon_event) -> None:
-    from core.design import design_from_json
-    from core.training.engine import TrainingRun
-    from core.training.predictions import predict_examples, save_results
-    from core.training.records import RunEnded, StepRecord
-    from core.training.settings import TrainingSettings
+    from convstudio.core.design import design_from_json
+    from convstudio.core.training.engine import TrainingRun
+    from convstudio.core.training.predictions import predict_examples, save_results
+    from convstudio.core.training.records import RunEnded, StepRecord
+    from convstudio.core.training.settings import TrainingSettings
 
     design = design_from_json(request.design_json, "the design") if request.design_json else None
     settings = TrainingSettings.model_validate_json(request.settings_json) if request.settings_json else None
@@ -180,9 +180,9 @@ def _train(request: RunRequest, outbox: _Outbox, control: EventRunControl, aband
 def _failure(error: BaseException) -> RunFailed:
     from pydantic import ValidationError
 
-    from core.design import DesignFileError
-    from core.training.run_folder import RunFolderError
-    from core.training.setup import TrainingSetupError
+    from convstudio.core.design import DesignFileError
+    from convstudio.core.training.run_folder import RunFolderError
+    from convstudio.core.training.setup import TrainingSetupError
 
     if isinstance(error, (TrainingSetupError, RunFolderError, DesignFileError)):
         return RunFailed(str(error))

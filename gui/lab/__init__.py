@@ -11,6 +11,6 @@
 The panels only draw what the core returns; every number comes from :mod:`core.lab`.
 """
 
-from gui.lab.menu import LabController, install_lab_menu
+from convstudio.gui.lab.menu import LabController, install_lab_menu
 
 __all__ = ["LabController", "install_lab_menu"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from core.data import DatasetSplits, load_dataset
-from core.training.settings import TrainingSettings
+from convstudio.core.data import DatasetSplits, load_dataset
+from convstudio.core.training.settings import TrainingSettings
 
 _lock = threading.Lock()
 _kept: tuple[tuple, DatasetSplits] | None = None

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
     QSplitter, QVBoxLayout, QWidget,
 )
 
-from core.lab.data_access import load_trained_run, normalised_images
-from core.lab.dropout_lab import DropoutLabReport, dropout_inference_curve
-from core.training.run_index import design_runs_folder
-from gui.lab.datasets import run_data
-from gui.lab.panel import LabPanel
-from gui import theme
-from gui.lab.plots import (
+from convstudio.core.lab.data_access import load_trained_run, normalised_images
+from convstudio.core.lab.dropout_lab import DropoutLabReport, dropout_inference_curve
+from convstudio.core.training.run_index import design_runs_folder
+from convstudio.gui.lab.datasets import run_data
+from convstudio.gui.lab.panel import LabPanel
+from convstudio.gui import theme
+from convstudio.gui.lab.plots import (
     clear_plot, colour, image_pixmap, lab_plot, legend_html, log_ticks, pen, reference_pen, text_color,
 )
 

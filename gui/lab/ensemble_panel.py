@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QSpinBox, QTableWidgetItem, QVBoxLayout,
 )
 
-from core.lab.ensembles import EnsembleReport, train_ensemble
-from core.training.records import EpochRecord, RunStarted, StepRecord
-from core.training.run_index import design_runs_folder
-from gui.lab.datasets import run_data
-from gui.lab.panel import LabPanel, fit_rows, results_table
-from gui.lab.plots import category_ticks, clear_plot, colour, lab_plot, legend_html, pen
+from convstudio.core.lab.ensembles import EnsembleReport, train_ensemble
+from convstudio.core.training.records import EpochRecord, RunStarted, StepRecord
+from convstudio.core.training.run_index import design_runs_folder
+from convstudio.gui.lab.datasets import run_data
+from convstudio.gui.lab.panel import LabPanel, fit_rows, results_table
+from convstudio.gui.lab.plots import category_ticks, clear_plot, colour, lab_plot, legend_html, pen
 
 COLUMNS = ("Member", "Seed", "Test accuracy", "Test NLL", "Run folder")
 # (title, y label, attribute of a member / ensemble size, and of the report)

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from core.lab.gradcheck import DeltaCurve, GradCheckReport, error_vs_delta, gradient_check
-from gui import theme
-from gui.lab.panel import LabPanel
-from gui.lab.plots import clear_plot, colour, floored, lab_plot, pass_color, pen, reference_pen, wash
+from convstudio.core.lab.gradcheck import DeltaCurve, GradCheckReport, error_vs_delta, gradient_check
+from convstudio.gui import theme
+from convstudio.gui.lab.panel import LabPanel
+from convstudio.gui.lab.plots import clear_plot, colour, floored, lab_plot, pass_color, pen, reference_pen, wash
 
 COLUMNS = ("Layer", "Kind", "Entries", "Kinks", "Max forward error", "Max central error", "Verdict")
 DELTAS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)

@@ -14,12 +14,12 @@ from functools import partial
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, Slot
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu
 
-from gui.lab.dropout_panel import DropoutPanel
-from gui.lab.ensemble_panel import EnsemblePanel
-from gui.lab.gradcheck_panel import GradCheckPanel
-from gui.lab.panel import LabPanel
-from gui.lab.remedies_panel import RemediesPanel
-from gui.lab.signal_panel import SignalPanel
+from convstudio.gui.lab.dropout_panel import DropoutPanel
+from convstudio.gui.lab.ensemble_panel import EnsemblePanel
+from convstudio.gui.lab.gradcheck_panel import GradCheckPanel
+from convstudio.gui.lab.panel import LabPanel
+from convstudio.gui.lab.remedies_panel import RemediesPanel
+from convstudio.gui.lab.signal_panel import SignalPanel
 
 # key, menu text, panel class, what the action says in the status bar
 EXPERIMENTS: tuple[tuple[str, str, type[LabPanel], str], ...] = (

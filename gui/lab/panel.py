@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QScrollArea, QSplitter, QTableWidget, QVBoxLayout, QWidget,
 )
 
-from core.design import Design
-from core.training.settings import TrainingSettings
-from gui import theme
-from gui.lab.worker import LabJob, LabWorker
+from convstudio.core.design import Design
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.gui import theme
+from convstudio.gui.lab.worker import LabJob, LabWorker
 
 
 def results_table(parent, object_name: str, columns) -> QTableWidget:
@@ -166,7 +166,7 @@ class LabPanel(QWidget):
 
     def training_settings(self) -> TrainingSettings:
         """The training settings saved with the design (defaults where it says nothing)."""
-        from gui.train_settings_form import settings_of
+        from convstudio.gui.training.settings_form import settings_of
 
         return settings_of(self.document.design)[0]
 
@@ -175,7 +175,7 @@ class LabPanel(QWidget):
         panel = getattr(self.window_, "train_panel", None)
         if panel is not None and getattr(panel, "runs_root", None) is not None:
             return Path(panel.runs_root)
-        from gui.train_panel import default_runs_root
+        from convstudio.gui.training.panel import default_runs_root
 
         return default_runs_root()
 

@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QTableWidgetItem, QVBoxLayout,
 )
 
-from core.lab.remedies import VariantCurves, remedy_variants, train_variants
-from core.training.records import EpochRecord, RunStarted, StepRecord
-from core.training.run_index import new_run_dir
-from gui.lab.datasets import run_data
-from gui.lab.panel import LabPanel, fit_rows, results_table
-from gui.lab.plots import clear_plot, colour, lab_plot, legend_html, pen, reference_pen
+from convstudio.core.lab.remedies import VariantCurves, remedy_variants, train_variants
+from convstudio.core.training.records import EpochRecord, RunStarted, StepRecord
+from convstudio.core.training.run_index import new_run_dir
+from convstudio.gui.lab.datasets import run_data
+from convstudio.gui.lab.panel import LabPanel, fit_rows, results_table
+from convstudio.gui.lab.plots import clear_plot, colour, lab_plot, legend_html, pen, reference_pen
 
 COLUMNS = ("Variant", "Epochs", "Train acc.", "Val. acc.", "Acc. gap", "Loss gap", "Test acc.", "Ended", "Run folder")
 METRICS = ("loss", "accuracy")

@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
     QSplitter, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from core.data import DATASET_NAMES
-from core.initialisation import INIT_DESCRIPTIONS, INIT_SCHEMES
-from core.lab.data_access import normalised_images
-from core.lab.signal_propagation import VARIANCE_BAND, PropagationReport, compare_schemes
-from gui import theme
-from gui.lab.datasets import cached_dataset
-from gui.lab.panel import LabPanel, results_table
-from gui.lab.plots import (
+from convstudio.core.data import DATASET_NAMES
+from convstudio.core.initialisation import INIT_DESCRIPTIONS, INIT_SCHEMES
+from convstudio.core.lab.data_access import normalised_images
+from convstudio.core.lab.signal_propagation import VARIANCE_BAND, PropagationReport, compare_schemes
+from convstudio.gui import theme
+from convstudio.gui.lab.datasets import cached_dataset
+from convstudio.gui.lab.panel import LabPanel, results_table
+from convstudio.gui.lab.plots import (
     category_ticks, clear_plot, colour, floored, lab_plot, legend_html, pass_color, pen, reference_pen, text_color,
     wash,
 )

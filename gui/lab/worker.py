@@ -20,8 +20,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from core.lab.common import LabCancelled
-from core.training.control import RunControl
+from convstudio.core.lab.common import LabCancelled
+from convstudio.core.training.control import RunControl
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from core.presets import load_preset  # noqa: E402
+from convstudio.core.presets import load_preset  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ class ScriptedDialogs:
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """A factory of shown main windows with scripted dialogs (``window.dialogs``)."""
-    from gui.main_window import MainWindow
+    from convstudio.gui.shell.main_window import MainWindow
 
     def make(design=None, path=None, autosave_dir=None, autosave_interval_ms=30_000):
         window = MainWindow(design or load_preset("cifar10"), path,

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from gui import theme
+from convstudio.gui import theme
 
 
 def _luminance(color: QColor) -> float:
@@ -38,8 +38,8 @@ def test_message_boxes_are_scripted_in_tests():
 
 
 def test_run_app_opens_the_file_or_says_why_not(monkeypatch, tmp_path):
-    from gui import app as app_module
-    from gui.main_window import MainWindow
+    from convstudio.gui.shell import app as app_module
+    from convstudio.gui.shell.main_window import MainWindow
 
     shown = {}
     warnings = []
@@ -56,7 +56,7 @@ def test_run_app_opens_the_file_or_says_why_not(monkeypatch, tmp_path):
     monkeypatch.setattr(MainWindow, "warn", lambda self, title, text: warnings.append(text))
     monkeypatch.setattr(MainWindow, "offer_recovery", lambda self: False)
     good = tmp_path / "good.json"
-    from core.presets import load_preset
+    from convstudio.core.presets import load_preset
 
     good.write_text(load_preset("lenet").to_json())
     assert app_module.run_app(str(good)) == 0
@@ -67,8 +67,8 @@ def test_run_app_opens_the_file_or_says_why_not(monkeypatch, tmp_path):
 
 
 def test_switching_to_a_dark_palette_recolours_the_errors(make_window, qapp):
-    from core.design import Design, InputSpec
-    from core.layers import Conv2d
+    from convstudio.core.design import Design, InputSpec
+    from convstudio.core.layers import Conv2d
 
     window = make_window(Design(input=InputSpec(channels=1, height=4, width=4),
                                 layers=[Conv2d(out_channels=2, kernel_size=5)]))

@@ -8,8 +8,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QMessageBox
 
-from core.design import load_design
-from core.presets import load_preset
+from convstudio.core.design import load_design
+from convstudio.core.presets import load_preset
 
 Button = QMessageBox.StandardButton
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QPushButton
 
-from core.design import Design, InputSpec
-from core.layers import Conv2d, Dropout, Linear
-from gui.layer_table_model import OUTPUT_COLUMN
+from convstudio.core.design import Design, InputSpec
+from convstudio.core.layers import Conv2d, Dropout, Linear
+from convstudio.gui.designer.layer_table_model import OUTPUT_COLUMN
 
 
 def output_text(window, row):
@@ -77,7 +77,7 @@ def test_per_axis_kernel_and_pooling_formula(window):
 
 
 def test_three_d_layers_show_the_three_d_form(make_window):
-    from core.presets import load_preset
+    from convstudio.core.presets import load_preset
 
     window = make_window(load_preset("volume3d"))
     row = next(i for i, layer in enumerate(window.design_document.design.layers, 1) if layer.kind == "conv3d")

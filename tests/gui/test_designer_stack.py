@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QWidget
 
-from gui.layer_table_model import OUTPUT_COLUMN
+from convstudio.gui.designer.layer_table_model import OUTPUT_COLUMN
 
 
 def output_text(window, row):
@@ -125,8 +125,8 @@ def test_double_click_or_enter_on_palette_appends_with_defaults(window, qtbot):
 
 
 def test_a_200_layer_design_rechecks_on_every_edit(make_window):
-    from core.design import Design, InputSpec
-    from core.layers import Activation, BatchNorm, Conv2d
+    from convstudio.core.design import Design, InputSpec
+    from convstudio.core.layers import Activation, BatchNorm, Conv2d
 
     layers = [Conv2d(out_channels=32, kernel_size=3, padding=1), BatchNorm(), Activation()] * 67
     window = make_window(Design(input=InputSpec(channels=3, height=32, width=32), layers=layers[:200]))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import editing
-from core.design import Design, InputSpec
-from core.layers import Conv2d, Linear
-from core.presets import load_preset
-from core.shapes import infer_shapes
+from convstudio.core import editing
+from convstudio.core.design import Design, InputSpec
+from convstudio.core.layers import Conv2d, Linear
+from convstudio.core.presets import load_preset
+from convstudio.core.shapes import infer_shapes
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import importlib.util
 
 import torch
 
-from core.design import Design
-from core.training.engine import TrainingRun
-from core.training.settings import TrainingSettings
-from gui.export_menu import ExportActions
+from convstudio.core.design import Design
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.gui.shell.export_menu import ExportActions
 
 _TINY = Design.model_validate({
     "name": "tiny",

@@ -14,14 +14,14 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtGui import QAction
 
-from core.design import Design
-from core.training.engine import TrainingRun
-from core.training.run_index import design_runs_folder
-from core.training.settings import TrainingSettings
-from gui.lab import LabController, install_lab_menu
-from gui.lab.datasets import run_data
-from gui.lab.ensemble_panel import first_free_seed, member_dir
-from gui.train_settings_form import with_training
+from convstudio.core.design import Design
+from convstudio.core.training.engine import TrainingRun
+from convstudio.core.training.run_index import design_runs_folder
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.gui.lab import LabController, install_lab_menu
+from convstudio.gui.lab.datasets import run_data
+from convstudio.gui.lab.ensemble_panel import first_free_seed, member_dir
+from convstudio.gui.training.settings_form import with_training
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 60_000

@@ -8,8 +8,8 @@ import threading
 import pytest
 from PySide6.QtCore import QThread
 
-from core.lab.common import LabCancelled, advance
-from gui.lab.worker import LabWorker
+from convstudio.core.lab.common import LabCancelled, advance
+from convstudio.gui.lab.worker import LabWorker
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QGuiApplication
 
-from core.design import Design
-from core.training.run_folder import RunFolder
-from gui.scale_out import ScaleOutActions
+from convstudio.core.design import Design
+from convstudio.core.training.run_folder import RunFolder
+from convstudio.gui.training.scale_out import ScaleOutActions
 
 _TINY = Design.model_validate({
     "name": "tiny",
@@ -35,7 +35,7 @@ def test_cluster_command_goes_to_the_clipboard(make_window):
     window = make_window(_TINY)
     line = _scale_out(window).copy_cluster_command()
     assert QGuiApplication.clipboard().text() == line
-    assert "--nnodes=2" in line and "--rdzv-endpoint=HOST:29500" in line and "-m core.cli train" in line
+    assert "--nnodes=2" in line and "--rdzv-endpoint=HOST:29500" in line and "-m convstudio train" in line
     assert "--dataset shapes" in line
 
 

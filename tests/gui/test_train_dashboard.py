@@ -13,10 +13,10 @@ import multiprocessing
 import pytest
 from PySide6.QtCore import Qt
 
-from core.design import Design
-from core.training.run_folder import RunFolder
-from core.training.settings import TrainingSettings
-from gui.train_settings_form import with_training
+from convstudio.core.design import Design
+from convstudio.core.training.run_folder import RunFolder
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.gui.training.settings_form import with_training
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_MS = 90_000

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.data import load_dataset
-from core.presets import load_preset
-from core.training.predictions import ExamplePredictions, load_results, per_class_accuracy, predict_examples, save_results
-from core.training.records import DropoutComparison, EndReason, RunEnded, RunStarted, StepRecord
-from core.training.run_index import design_slug, new_run_dir
-from core.training.worker_process import ChildExited, RunFailed, RunRequest, TrainingProcess
-from gui.chart_buffers import RunCurves, Series, peak_decimate
-from gui.train_progress import RunProgress, format_duration
-from gui.training_worker import TrainingWorker
+from convstudio.core.data import load_dataset
+from convstudio.core.presets import load_preset
+from convstudio.core.training.predictions import ExamplePredictions, load_results, per_class_accuracy, predict_examples, save_results
+from convstudio.core.training.records import DropoutComparison, EndReason, RunEnded, RunStarted, StepRecord
+from convstudio.core.training.run_index import design_slug, new_run_dir
+from convstudio.core.training.worker_process import ChildExited, RunFailed, RunRequest, TrainingProcess
+from convstudio.gui.charts.buffers import RunCurves, Series, peak_decimate
+from convstudio.gui.training.progress import RunProgress, format_duration
+from convstudio.gui.training.worker import TrainingWorker
 
 
 def test_peak_decimation_keeps_spikes_order_and_the_budget():

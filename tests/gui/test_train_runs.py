@@ -16,12 +16,12 @@ import time
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from core.design import Design
-from core.training.run_folder import RunFolder
-from core.training.run_index import design_runs_folder, list_runs, new_run_dir, read_history
-from core.training.settings import TrainingSettings
-from core.training.worker_process import RunFailed, RunRequest, run_in_child
-from gui.train_settings_form import with_training
+from convstudio.core.design import Design
+from convstudio.core.training.run_folder import RunFolder
+from convstudio.core.training.run_index import design_runs_folder, list_runs, new_run_dir, read_history
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.core.training.worker_process import RunFailed, RunRequest, run_in_child
+from convstudio.gui.training.settings_form import with_training
 
 DESIGN_NAME = "tiny runs test"
 
@@ -144,7 +144,7 @@ def test_the_runs_folder_can_be_changed_and_is_remembered(runs_window, tmp_path,
     assert panel.runs_root == tmp_path / "elsewhere"
     assert panel.runs.folder == design_runs_folder(tmp_path / "elsewhere", DESIGN_NAME) and panel.runs.runs == []
     assert QSettings().value("training/runsRoot") == str(tmp_path / "elsewhere")
-    from gui.train_panel import default_runs_root
+    from convstudio.gui.training.panel import default_runs_root
 
     assert default_runs_root() == tmp_path / "elsewhere"
 

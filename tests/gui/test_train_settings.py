@@ -14,12 +14,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSpinBox
 
-from core.data.on_disk import REQUIRED_FILES
-from core.presets import load_preset
-from core.training.records import LayerStat, OptimizerLayerState, StepRecord
-from core.training.settings import TrainingSettings
-from gui.field_specs import field_spec
-from gui.train_settings_form import AUGMENTATION, GROUPS, settings_of
+from convstudio.core.data.on_disk import REQUIRED_FILES
+from convstudio.core.presets import load_preset
+from convstudio.core.training.records import LayerStat, OptimizerLayerState, StepRecord
+from convstudio.core.training.settings import TrainingSettings
+from convstudio.gui.forms.field_specs import field_spec
+from convstudio.gui.training.settings_form import AUGMENTATION, GROUPS, settings_of
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_the_on_disk_check_agrees_with_torchvision_layout():
 
 
 def test_a_download_that_fails_offline_says_so_and_where(qtbot, panel_window, monkeypatch, tmp_path):
-    import core.data.download as download
+    import convstudio.core.data.download as download
 
     def offline(url, partial, progress):
         raise urllib.error.URLError("no network")

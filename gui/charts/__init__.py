@@ -1,0 +1,1 @@
+"""Live pyqtgraph charts of a run and the buffers they draw from."""

@@ -1,0 +1,1 @@
+"""Editors generated from pydantic fields: what a field needs, and the widget that edits it."""

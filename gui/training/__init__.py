@@ -1,0 +1,1 @@
+"""Training in the app: settings, dataset choice, run controls, results, runs and scale-out."""

@@ -1,0 +1,140 @@
+"""Training on several GPUs from the app: torchrun as a separate process, and the cluster command.
+
+"Run on N local GPUs" (enabled when more than one CUDA GPU is present) saves the
+design with its training settings beside the new run folder and starts
+``torchrun --standalone --nproc-per-node=N -m convstudio train ...`` as a QProcess;
+rank 0 writes the run folder, which the panel re-reads every second into the same
+charts. "Copy cluster command" puts the matching multi-machine torchrun line on
+the clipboard (core.training.distributed builds both lines).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QObject, QProcess, QTimer, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMenu
+
+from convstudio.core.design import save_design
+from convstudio.core.training.distributed import format_command, torchrun_command
+from convstudio.core.training.run_index import new_run_dir
+from convstudio.gui.training.settings_form import settings_of
+
+POLL_MS = 1000  # how often the charts re-read rank 0's run folder
+
+
+class ScaleOutActions(QObject):
+    """The Training menu's multi-GPU entries for one train panel."""
+
+    def __init__(self, panel, gpu_count: int | None = None):
+        super().__init__(panel)
+        self.setObjectName("scaleOutActions")
+        self.panel = panel
+        self.gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
+        self.process: QProcess | None = None
+        self.run_dir: Path | None = None
+        self.output = ""
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._on_poll)
+
+    def add_to_menu(self, menu: QMenu) -> None:
+        """Append "Run on N local GPUs" and "Copy cluster command"."""
+        menu.addSeparator()
+        local = menu.addAction(f"Run on {max(self.gpu_count, 2)} local GPUs (torchrun)", self.run_local)
+        local.setObjectName("actionRunLocalGpus")
+        local.setEnabled(self.gpu_count > 1)
+        if self.gpu_count <= 1:
+            local.setToolTip("Needs more than one CUDA GPU; this machine has "
+                             f"{self.gpu_count or 'none'}.")
+        copy = menu.addAction("Copy cluster command", self.copy_cluster_command)
+        copy.setObjectName("actionCopyClusterCommand")
+
+    def _saved_design(self, run_dir: Path) -> Path:
+        """The design (with its training settings) in a file torchrun's processes can read."""
+        document = self.panel.document
+        if document.path and not document.modified:
+            return Path(document.path)
+        path = run_dir.parent / f"{run_dir.name}.design.json"
+        save_design(document.design, path)
+        return path
+
+    def _train_args(self, run_dir: Path, device: str | None) -> list[str]:
+        settings, _ = settings_of(self.panel.document.design)
+        args = [str(self._saved_design(run_dir)), "--dataset", settings.dataset, "--out", str(run_dir)]
+        return args + (["--device", device] if device else [])
+
+    def cluster_command(self, nnodes: int = 2, nproc: int | None = None) -> str:
+        """The torchrun line for ``nnodes`` machines of ``nproc`` GPUs each (HOST to fill in)."""
+        run_dir = new_run_dir(self.panel.runs_root, self.panel.document.design.name)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        command = torchrun_command(nproc or max(self.gpu_count, 1), self._train_args(run_dir, "cuda"),
+                                   nnodes=nnodes, rdzv_endpoint="HOST:29500", node_rank=None)
+        return format_command(command)
+
+    @Slot()
+    def copy_cluster_command(self) -> str:
+        """Put the cluster command on the clipboard and say so."""
+        line = self.cluster_command()
+        QGuiApplication.clipboard().setText(line)
+        self.panel.show_message("Copied the torchrun command for 2 machines; replace HOST with the first "
+                                "machine's address and run it on every machine (the design file must be "
+                                "readable there).")
+        return line
+
+    @Slot()
+    def run_local(self, nproc: int | None = None, device: str | None = "cuda") -> bool:
+        """Start torchrun with ``nproc`` processes here; False (with a message) when it cannot."""
+        if self.process is not None or self.panel.running:
+            self.panel.show_message("A run is in progress: stop it first.", error=True)
+            return False
+        report = self.panel.document.report
+        if not report.valid:
+            self.panel.show_message(f"Cannot train this design: {report.first_error()}", error=True)
+            return False
+        nproc = nproc or self.gpu_count
+        self.run_dir = new_run_dir(self.panel.runs_root, self.panel.document.design.name)
+        self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+        program, *arguments = torchrun_command(nproc, self._train_args(self.run_dir, device))
+        self.output = ""
+        process = QProcess(self)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.readyReadStandardOutput.connect(self._on_output)
+        process.finished.connect(self._on_finished)
+        self.process = process
+        process.start(program, arguments)
+        self._poll.start()
+        self.panel.show_message(f"Training on {nproc} processes with torchrun; run folder {self.run_dir}")
+        return True
+
+    def stop(self, wait_ms: int = 20_000) -> None:
+        """Interrupt torchrun (its processes end their runs cleanly) and wait."""
+        if self.process is None:
+            return
+        self.process.terminate()  # SIGTERM: torchrun forwards it to its workers
+        if not self.process.waitForFinished(wait_ms):
+            self.process.kill()
+            self.process.waitForFinished(5000)
+
+    @Slot()
+    def _on_output(self) -> None:
+        self.output += bytes(self.process.readAllStandardOutput()).decode(errors="replace")
+
+    @Slot()
+    def _on_poll(self) -> None:
+        if self.run_dir is not None and (self.run_dir / "steps.jsonl").exists():
+            self.panel.show_run(self.run_dir)
+
+    @Slot(int, QProcess.ExitStatus)
+    def _on_finished(self, exit_code: int, _status) -> None:
+        self._poll.stop()
+        self._on_poll()
+        process, self.process = self.process, None
+        process.deleteLater()
+        if exit_code == 0:
+            self.panel.show_message(f"The {self.run_dir.name} run finished on several processes.")
+        else:
+            tail = self.output.strip().splitlines()[-3:]
+            self.panel.show_message(f"torchrun ended with status {exit_code}: " + " / ".join(tail), error=True)
