@@ -115,7 +115,7 @@ def dashboard(app, design, settings: TrainingSettings, folder: Path, backend: st
     from PySide6.QtCore import QEventLoop
 
     from convstudio.gui.shell.main_window import MainWindow
-    from convstudio.gui.training.settings_form import with_training
+    from convstudio.core.training.design_settings import with_training
 
     window = MainWindow(with_training(design, settings), runs_root=folder,
                         autosave_dir=folder / "autosave", autosave_interval_ms=3_600_000)

@@ -10,10 +10,11 @@ inputs) holds for both draws.
 from __future__ import annotations
 
 import math
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 InitScheme = Literal["pytorch_default", "lecture_normal", "lecture_uniform", "he", "glorot"]
 INIT_SCHEMES: tuple[str, ...] = get_args(InitScheme)
@@ -32,7 +33,6 @@ def fan_in(weight: torch.Tensor) -> int:
     return weight[0].numel()
 
 
-@torch.no_grad()
 def initialise(model: nn.Module, scheme: InitScheme = "pytorch_default", gain: float = 1.0,
                generator: torch.Generator | None = None) -> None:
     """Re-draw the weights of every convolution and linear layer of ``model``.
@@ -42,24 +42,33 @@ def initialise(model: nn.Module, scheme: InitScheme = "pytorch_default", gain: f
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"unknown initialisation {scheme!r}; choose one of {', '.join(INIT_SCHEMES)}")
-    for module in model.modules():
-        if not isinstance(module, (nn.Conv2d, nn.Conv3d, nn.Linear)):
-            continue
-        weight = module.weight
-        if scheme == "pytorch_default":
-            module.reset_parameters()
-            continue
-        d = fan_in(weight)
-        if scheme == "lecture_normal":
-            weight.normal_(0.0, 1.0, generator=generator).mul_(gain / math.sqrt(d))
-        elif scheme == "lecture_uniform":
-            bound = math.sqrt(3.0)
-            weight.uniform_(-bound, bound, generator=generator).mul_(gain / math.sqrt(d))
-        elif scheme == "he":
-            weight.normal_(0.0, math.sqrt(2.0 / d), generator=generator)
-        elif scheme == "glorot":
-            fan_out = weight.shape[0] * weight[0, 0].numel()
-            bound = math.sqrt(6.0 / (d + fan_out))
-            weight.uniform_(-bound, bound, generator=generator)
-        if module.bias is not None:
-            module.bias.zero_()
+    # torch is imported here so that the scheme names (the CLI's choices) come without it
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.Linear)):
+                _redraw(module, scheme, gain, generator)
+
+
+def _redraw(module: nn.Module, scheme: str, gain: float, generator: torch.Generator | None) -> None:
+    """New weights for one convolution or linear layer, its bias 0 (PyTorch's own draw for the default)."""
+    weight = module.weight
+    if scheme == "pytorch_default":
+        module.reset_parameters()
+        return
+    d = fan_in(weight)
+    if scheme == "lecture_normal":
+        weight.normal_(0.0, 1.0, generator=generator).mul_(gain / math.sqrt(d))
+    elif scheme == "lecture_uniform":
+        bound = math.sqrt(3.0)
+        weight.uniform_(-bound, bound, generator=generator).mul_(gain / math.sqrt(d))
+    elif scheme == "he":
+        weight.normal_(0.0, math.sqrt(2.0 / d), generator=generator)
+    elif scheme == "glorot":
+        fan_out = weight.shape[0] * weight[0, 0].numel()
+        bound = math.sqrt(6.0 / (d + fan_out))
+        weight.uniform_(-bound, bound, generator=generator)
+    if module.bias is not None:
+        module.bias.zero_()

@@ -14,6 +14,7 @@ failure are still reported.
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 
 from convstudio.core.design import Design
 from convstudio.core.layers import AvgPool3d, Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
@@ -23,6 +24,7 @@ from convstudio.core.shape_records import (
 )
 
 _AXES = {2: ("height", "width"), 3: ("depth", "height", "width")}
+_NAME, _PARAMS, _MACS, _OUTPUT = (attrgetter(field) for field in ("name", "params", "macs", "output_shape"))
 
 
 def _describe_input(shape: Shape) -> str:
@@ -245,6 +247,66 @@ def infer_shapes(design: Design) -> DesignReport:
         total_macs += result.macs or 0
         activation_values += DesignReport.count_values(result.output_shape)
         shape = result.output_shape
+    return DesignReport(
+        design.input.shape, tuple(results), total_params, total_macs, activation_values, tuple(problems)
+    )
+
+
+def recheck(design: Design, earlier: Design, earlier_report: DesignReport) -> DesignReport:
+    """The same report as ``infer_shapes(design)``, reusing what ``earlier_report`` says of ``earlier``.
+
+    A layer's result depends only on the layer, its position, its name and the
+    shape it receives (:func:`_layer_result`). Edits (``core.editing``) return a
+    new design that keeps the layer objects they did not touch, and layers are
+    never changed in place, so a layer of ``design`` that is the very object it
+    was in ``earlier`` and receives the same shape keeps its result, given its
+    new position and name. Only the edited layers and those whose input changed
+    are checked again: after a change in the middle of a long design, a
+    fraction of the work. ``tests/test_shapes_incremental.py`` checks that the
+    report equals :func:`infer_shapes`'s over random edits.
+    """
+    old_layers, old_results = earlier.layers, earlier_report.layers
+    if len(old_results) != len(old_layers):
+        return infer_shapes(design)  # not the report of ``earlier``
+    layers = design.layers
+    names = layer_names(layers)
+    # The layers before the first one the edit touched keep their results as they are: the same
+    # objects in the same places, with the same names, after the same input.
+    kept = 0
+    if design.input.shape == earlier.input.shape:
+        limit = min(len(layers), len(old_layers))
+        while kept < limit and layers[kept] is old_layers[kept]:
+            kept += 1
+        old_names = list(map(_NAME, old_results[:kept]))
+        if names[:kept] != old_names:
+            kept = next(index for index, (new, old) in enumerate(zip(names, old_names)) if new != old)
+    results = list(old_results[:kept])
+    problems = [result for result in earlier_report.problems if result.index < kept]
+    total_params = sum(filter(None, map(_PARAMS, results)))
+    total_macs = sum(filter(None, map(_MACS, results)))
+    count_values = DesignReport.count_values
+    activation_values = count_values(design.input.shape) + sum(map(count_values, map(_OUTPUT, results)))
+    shape: Shape | None = results[-1].output_shape if results else design.input.shape
+    position = {id(layer): index for index, layer in enumerate(old_layers)}
+    for index in range(kept, len(layers)):
+        layer, name = layers[index], names[index]
+        old_index = position.get(id(layer))
+        old = old_results[old_index] if old_index is not None and old_layers[old_index] is layer else None
+        if old is None or old.input_shape != shape:
+            result = _layer_result(layer, index, name, shape)
+        elif old.index == index and old.name == name:
+            result = old
+        else:  # moved or renamed (its kind's counter changed): the same result at its new place
+            result = LayerShape(index, old.kind, name, old.input_shape, old.output_shape, old.params, old.macs,
+                                old.formulas, old.problem)
+        results.append(result)
+        # The rest of the loop is infer_shapes' own (kept apart so that the baseline stays as it is).
+        if result.problem is not None:
+            problems.append(result)
+        total_params += result.params or 0
+        total_macs += result.macs or 0
+        shape = result.output_shape
+        activation_values += count_values(shape)
     return DesignReport(
         design.input.shape, tuple(results), total_params, total_macs, activation_values, tuple(problems)
     )

@@ -7,8 +7,25 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes several seconds (builds a wheel, starts processes)")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread: on a busy two-core machine, two threads can be ten times slower.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    torch is imported here, not at the top: the GUI tests must not load it before they need it.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -185,8 +185,26 @@ def test_check_does_not_load_qt():
     code = (
         "import sys; from convstudio.core.cli import main;"
         f"status = main(['check', {str(CIFAR10)!r}]);"
-        "loaded = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'gui')];"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')"
+        " or m.startswith('convstudio.gui')];"
         "assert not loaded, loaded; sys.exit(status)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_python_m_convstudio_check_does_not_load_torch():
+    # ``python -m convstudio check`` run in this child: shapes need no torch, and every other
+    # command's parser is built without it (torch loads in the handlers that train or export).
+    code = (
+        "import runpy, sys;"
+        f"sys.argv = ['convstudio', 'check', {str(CIFAR10)!r}];"
+        "status = None\n"
+        "try: runpy.run_module('convstudio', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exit: status = exit.code\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision'));"
+        "assert not loaded, loaded[:5]; sys.exit(status)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout

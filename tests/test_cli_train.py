@@ -9,21 +9,10 @@ import sys
 
 import pytest
 
-from convstudio.core.cli_train import parse_augmentation
-from convstudio.core.design import Design, save_design
-
-
-def _tiny(classes: int = 10, channels: int = 3) -> Design:
-    return Design.model_validate({
-        "name": "tiny",
-        "input": {"channels": channels, "height": 32, "width": 32},
-        "layers": [
-            {"kind": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
-            {"kind": "maxpool2d", "kernel_size": 4},
-            {"kind": "flatten"},
-            {"kind": "linear", "out_features": classes, "activation": "none"},
-        ],
-    })
+from convstudio.core.cli.options import TRAINING_OPTIONS, parse_augmentation
+from convstudio.core.design import save_design
+from convstudio.core.training.run_index import design_runs_folder, list_runs
+from design_helpers import tiny_design
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -31,10 +20,18 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           timeout=300, env={**os.environ, **(env or {})})
 
 
+@pytest.fixture(autouse=True)
+def runs_root(tmp_path, monkeypatch):
+    """The runs root of every command here (children inherit it): never the user's own."""
+    root = tmp_path / "runs-root"
+    monkeypatch.setenv("CONVSTUDIO_RUNS", str(root))
+    return root
+
+
 @pytest.fixture
 def design_file(tmp_path):
     path = tmp_path / "tiny.json"
-    save_design(_tiny(), path)
+    save_design(tiny_design(), path)
     return path
 
 
@@ -78,14 +75,14 @@ def test_unreadable_and_impossible_designs_exit_2(tmp_path):
     broken.write_text('{"input": {"channels": 3, "height": 32, "width": 32}, "layers": [{"kind": "conv9d"}]')
     result = _cli(str(broken), "--epochs", "1")
     assert result.returncode == 2 and "broken.json" in result.stderr and "Traceback" not in result.stderr
-    impossible = _tiny().model_copy(deep=True)
+    impossible = tiny_design().model_copy(deep=True)
     impossible.layers[0] = impossible.layers[0].model_copy(update={"kernel_size": 40, "padding": 0})
     path = tmp_path / "impossible.json"
     save_design(impossible, path)
     result = _cli(str(path), "--epochs", "1", "--limit", "100")
     assert result.returncode == 2 and "layer 1 (conv2d)" in result.stderr and "kernel" in result.stderr
     grey = tmp_path / "grey.json"
-    save_design(_tiny(channels=1), grey)
+    save_design(tiny_design(channels=1), grey)
     result = _cli(str(grey), "--epochs", "1", "--limit", "100")
     assert result.returncode == 2 and "set the design's input to channels 3" in result.stderr
 
@@ -96,3 +93,39 @@ def test_augmentation_spec_parsing():
         "contrast": 0.1}
     with pytest.raises(ValueError, match="rotate needs a number"):
         parse_augmentation("rotate=much")
+
+
+def test_without_out_the_run_goes_where_the_app_lists_the_designs_runs(design_file, runs_root, tmp_path):
+    result = _cli(str(design_file), "--dataset", "shapes", "--limit", "100", "--epochs", "1", "--batch-size", "50")
+    assert result.returncode == 0, result.stderr
+    runs = list_runs(design_runs_folder(runs_root, "tiny"))  # what the app's Runs tab lists for the design
+    assert len(runs) == 1 and runs[0].reason == "finished" and runs[0].epochs_done == 1
+    assert str(runs[0].path) in result.stderr  # the CLI says where it wrote
+
+
+def test_option_choices_are_the_settings_choices():
+    from typing import get_args
+
+    from convstudio.core.training.settings import TrainingSettings
+
+    for option, (field, arguments) in TRAINING_OPTIONS.items():
+        assert field in TrainingSettings.model_fields, option
+        if "choices" in arguments:
+            annotation = TrainingSettings.model_fields[field].annotation
+            assert tuple(arguments["choices"]) == get_args(annotation), option
+
+
+def test_options_override_the_designs_saved_settings():
+    from convstudio.core.cli.options import settings_from_args, train_options
+    from convstudio.core.cli import build_parser
+
+    design = tiny_design(training={"epochs": 7, "optimizer": "sgd", "augmentation": {"flip": True}})
+    args = build_parser().parse_args(["train", "d.json", "--lr", "0.5", "--augment", "rotate=10",
+                                      "--early-stopping", "3", "--freeze", "conv1, "])
+    settings = settings_from_args(args, design)
+    assert (settings.epochs, settings.optimizer, settings.learning_rate) == (7, "sgd", 0.5)
+    assert settings.augmentation.flip and settings.augmentation.rotate_degrees == 10
+    assert settings.early_stopping and settings.patience == 3 and settings.freeze == ["conv1"]
+    assert settings.dataset == "shapes"  # the command line's default, whatever is downloaded
+    assert train_options({"dataset": "cifar10", "device": None, "data_limit": 50}) == [
+        "--dataset", "cifar10", "--limit", "50"]

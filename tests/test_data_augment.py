@@ -11,13 +11,7 @@ import torch
 from convstudio.core.data import AugmentationSettings, augment_batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run on one thread: on a busy two-core machine, two threads can be ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def seeded(seed: int = 0) -> torch.Generator:

@@ -12,13 +12,7 @@ MEAN, STD = (0.2, 0.5, 0.7), (0.1, 0.25, 0.3)
 AUGMENT = AugmentationSettings(flip=True, rotate_degrees=10, crop_scale=0.8, brightness=0.2, contrast=0.2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run on one thread: on a busy two-core machine, two threads can be ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def dataset(count: int = 103) -> tuple[torch.Tensor, torch.Tensor]:

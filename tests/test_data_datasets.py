@@ -26,13 +26,7 @@ from convstudio.core.data.datasets import channel_statistics
 CIFAR_NAMES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run on one thread: on a busy two-core machine, two threads can be ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def md5(path: Path) -> str:
@@ -379,8 +373,9 @@ def test_default_data_dir_per_platform(monkeypatch, tmp_path):
 
 def test_data_layer_imports_no_qt():
     code = (
-        "import sys, core.data; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'gui')]; "
+        "import sys, convstudio.core.data; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph') "
+        "or m == 'convstudio.gui' or m.startswith('convstudio.gui.')]; "
         "sys.exit(bool(bad) and print(bad) or 0)"
     )
     root = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from convstudio.core.design import Design, save_design
-from convstudio.core.training.distributed import torchrun_command
+from convstudio.core.training.torchrun import torchrun_command
 from convstudio.core.training.run_folder import RunFolder
 
 pytestmark = pytest.mark.slow

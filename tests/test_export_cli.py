@@ -1,6 +1,5 @@
 """``convstudio export``: run folders give trained weights, design files untrained models; clear exit codes."""
 
-import argparse
 import importlib.util
 import sys
 
@@ -8,7 +7,8 @@ import pytest
 import torch
 
 from convstudio.core.builder import build_model
-from convstudio.core.cli_export import EXIT_BAD_INPUT, EXIT_EXPORT_FAILED, EXIT_OK, add_export_parser
+from convstudio.core.cli import build_parser, main
+from convstudio.core.cli.export import EXIT_BAD_INPUT, EXIT_EXPORT_FAILED, EXIT_OK
 from convstudio.core.design import save_design
 from convstudio.core.presets import load_preset
 from model_helpers import perturbed_model
@@ -17,11 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated.*:FutureWarning"
 
 
 def export(*argv):
-    """Run ``convstudio export ARGV`` through a parser holding only the export command."""
-    parser = argparse.ArgumentParser(prog="convstudio")
-    add_export_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["export", *argv])
-    return args.handler(args)
+    """Run ``convstudio export ARGV`` through the real command line (``convstudio.core.cli.main``)."""
+    return main(["export", *argv])
 
 
 def perturbed_state(design, seed):
@@ -124,15 +121,9 @@ def test_missing_onnx_packages_exit_1(tmp_path, capsys, monkeypatch):
     assert "ONNX export needs the 'onnx' and 'onnxscript' packages" in capsys.readouterr().err
 
 
-def test_convstudio_main_runs_export_once_registered(tmp_path, capsys):
-    # The CLI module's own tests catch an import failure; this one checks only the registration.
-    cli = pytest.importorskip("convstudio.core.cli", reason="core.cli does not import here", exc_type=ImportError)
-    build_parser, main = cli.build_parser, cli.main
-    try:
-        build_parser().parse_args(["export", "x.json", "--format", "summary"])
-    except SystemExit:
-        pytest.skip("core/cli.py does not register the export command yet (add_export_parser(commands))")
-    capsys.readouterr()
+def test_convstudio_parser_registers_export(tmp_path, capsys):
+    args = build_parser().parse_args(["export", "x.json", "--format", "summary"])
+    assert args.command == "export" and args.format == "summary"
     save_design(load_preset("lenet"), tmp_path / "lenet.json")
     assert main(["export", str(tmp_path / "lenet.json"), "--format", "summary"]) == EXIT_OK
     assert "total parameters: 61,706" in capsys.readouterr().out

@@ -11,7 +11,7 @@ import torch
 from convstudio.core.builder import build_model
 from convstudio.core.design import Design
 from convstudio.core.export import ExportError, export_pytorch_source, pytorch_source
-from convstudio.core.export.pytorch_source import source_class_name
+from convstudio.core.export.pytorch_code import source_class_name
 from convstudio.core.presets import load_preset, preset_keys
 from convstudio.core.report_text import layer_formula
 from convstudio.core.shapes import infer_shapes

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from convstudio.core.cli_lab import add_lab_parsers
+from convstudio.core.cli.lab import add_lab_parsers
 from convstudio.core.data import load_dataset
 from convstudio.core.design import Design, save_design
 from convstudio.core.presets import load_preset

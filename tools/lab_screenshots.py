@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from convstudio.gui.lab import LabController, install_lab_menu
     from convstudio.gui.lab.datasets import run_data
     from convstudio.gui.shell.main_window import MainWindow
-    from convstudio.gui.training.settings_form import with_training
+    from convstudio.core.training.design_settings import with_training
 
     preset = load_preset("shapes_small")
     layers = [layer.model_copy(update={"p": 0.5}) if layer.kind == "dropout" else layer for layer in preset.layers]

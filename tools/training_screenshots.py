@@ -46,7 +46,7 @@ def main(out_dir: str | None = None) -> int:
     from convstudio.core.presets import load_preset
     from convstudio.core.training.settings import TrainingSettings
     from convstudio.gui.shell.main_window import MainWindow
-    from convstudio.gui.training.settings_form import with_training
+    from convstudio.core.training.design_settings import with_training
 
     out = Path(out_dir or Path(__file__).resolve().parents[1] / "resources" / "screenshots")
     out.mkdir(parents=True, exist_ok=True)

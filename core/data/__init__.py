@@ -8,26 +8,18 @@
 - :func:`augment_batch` applies :class:`AugmentationSettings` to a whole batch.
 """
 
-from convstudio.core.data.augment import AugmentationSettings, augment_batch
-from convstudio.core.data.batches import DeviceBatches
-from convstudio.core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
-from convstudio.core.data.datasets import (
-    DATASET_NAMES,
-    DatasetSplits,
-    DatasetUnavailable,
-    default_data_dir,
-    load_dataset,
-)
+from convstudio.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "DATASET_NAMES",
-    "SHAPES_CLASSES",
-    "AugmentationSettings",
-    "DatasetSplits",
-    "DatasetUnavailable",
-    "DeviceBatches",
-    "augment_batch",
-    "default_data_dir",
-    "generate_shapes",
-    "load_dataset",
-]
+# Every public name and the module that defines it, imported on first use (PEP 562):
+# the training settings need AugmentationSettings, and reading them must not load
+# torch (the app's window shows before torch loads; ``convstudio check`` never loads it).
+_HOMES = {
+    "AugmentationSettings": "augmentation_settings", "augment_batch": "augment",
+    "DeviceBatches": "batches", "SHAPES_CLASSES": "builtin_shapes", "generate_shapes": "builtin_shapes",
+    "DATASET_NAMES": "datasets", "DatasetSplits": "datasets", "DatasetUnavailable": "sources",
+    "default_data_dir": "datasets", "load_dataset": "datasets",
+}
+
+__all__ = sorted(_HOMES)
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -16,65 +16,13 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+
+from convstudio.core.data.augmentation_settings import AugmentationSettings
 
 # ITU-R 601 luma weights, as torchvision's rgb_to_grayscale uses for contrast.
 _LUMA = (0.2989, 0.587, 0.114)
 # Aspect ratios a random-resized crop may take, as in torchvision's RandomResizedCrop.
 _CROP_RATIO = (3 / 4, 4 / 3)
-
-
-class AugmentationSettings(BaseModel):
-    """Which augmentations to apply during training, and how strongly. All off by default."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    flip: bool = Field(default=False, description="Mirror each image left-right with probability 0.5.")
-    rotate_degrees: float = Field(
-        default=0.0,
-        ge=0,
-        le=180,
-        description="Rotate each image by an angle drawn uniformly from [-degrees, degrees]; 0 is off.",
-    )
-    crop_scale: float = Field(
-        default=1.0,
-        ge=0.3,
-        le=1.0,
-        description=(
-            "Random resized crop: keep a random part covering this share of the image area or more "
-            "(aspect 3:4 to 4:3) and stretch it back to full size; 1 is off."
-        ),
-    )
-    crop_padding: int = Field(
-        default=0,
-        ge=0,
-        le=16,
-        description="Shift each image by up to this many pixels in x and y, mirroring at the edges; 0 is off.",
-    )
-    brightness: float = Field(
-        default=0.0,
-        ge=0,
-        le=1,
-        description="Multiply each image by a factor drawn uniformly from [1 - b, 1 + b]; 0 is off.",
-    )
-    contrast: float = Field(
-        default=0.0,
-        ge=0,
-        le=1,
-        description=("Scale each image's distance from its mean grey by a factor drawn from [1 - c, 1 + c]; 0 is off."),
-    )
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any augmentation is on."""
-        return (
-            self.flip
-            or self.rotate_degrees > 0
-            or self.crop_scale < 1
-            or self.crop_padding > 0
-            or self.brightness > 0
-            or self.contrast > 0
-        )
 
 
 def augment_batch(

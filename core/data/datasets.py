@@ -16,8 +16,6 @@ how to put the files there.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch.nn.functional as F
 
 from convstudio.core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
 from convstudio.core.data.sources import DatasetUnavailable, load_image_folder, load_torchvision
+from convstudio.core.paths import default_data_dir  # its home is core.paths, with the runs root
 
 DATASET_NAMES: tuple[str, ...] = ("shapes", "cifar10", "mnist", "fashion-mnist")
 
@@ -45,29 +44,6 @@ __all__ = [
     "default_data_dir",
     "load_dataset",
 ]
-
-
-def default_data_dir() -> Path:
-    """The per-user folder where datasets are looked for and downloaded to.
-
-    ``CONVSTUDIO_DATA`` overrides it. Otherwise: on Linux and other Unix systems
-    ``$XDG_DATA_HOME/convstudio/data`` (``~/.local/share/convstudio/data`` when
-    unset); on macOS ``~/Library/Application Support/ConvStudio/data``; on Windows
-    ``%LOCALAPPDATA%\\ConvStudio\\data``.
-    """
-    override = os.environ.get("CONVSTUDIO_DATA")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "ConvStudio" / "data"
-    if sys.platform.startswith("win"):
-        local = os.environ.get("LOCALAPPDATA")
-        base = Path(local) if local else Path.home() / "AppData" / "Local"
-        return base / "ConvStudio" / "data"
-    xdg = os.environ.get("XDG_DATA_HOME")
-    # The XDG specification says to ignore relative paths.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "convstudio" / "data"
 
 
 @dataclass(frozen=True, eq=False)  # tensors have no single truth value: compare by identity

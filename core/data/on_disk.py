@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convstudio.core.data.datasets import default_data_dir
+from convstudio.core.paths import default_data_dir
 
 # Files each dataset needs, relative to the data folder (torchvision's layout).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {

@@ -12,15 +12,20 @@ folder for export lives in :mod:`core.export.run_source`, so exporting a model
 needs no training code.
 """
 
-from convstudio.core.export.common import ExportError, ExportResult
-from convstudio.core.export.onnx_export import export_onnx
-from convstudio.core.export.programs import export_torch_program, export_torchscript
-from convstudio.core.export.pytorch_source import export_pytorch_source, pytorch_source
-from convstudio.core.export.summary import export_summary, model_summary
-from convstudio.core.export.weights_import import WeightsImportError, WeightsImportReport, import_weights
+from convstudio.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "ExportError", "ExportResult", "WeightsImportError", "WeightsImportReport",
-    "export_onnx", "export_pytorch_source", "export_summary", "export_torch_program", "export_torchscript",
-    "import_weights", "model_summary", "pytorch_source",
-]
+# Every public name and the module that defines it. They are imported on first
+# use (PEP 562), so that ``convstudio export --help`` and the format table in
+# core.export.formats come without loading torch. (No module may share a name
+# listed here: importing it would set the package attribute to the module.)
+_HOMES = {
+    "ExportError": "common", "ExportResult": "common", "export_onnx": "onnx_export",
+    "export_torch_program": "programs", "export_torchscript": "programs",
+    "export_pytorch_source": "pytorch_code", "pytorch_source": "pytorch_code",
+    "export_summary": "summary", "model_summary": "summary",
+    "WeightsImportError": "weights_import", "WeightsImportReport": "weights_import", "import_weights": "weights_import",
+}
+
+__all__ = sorted(_HOMES)
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from convstudio.core.builder import DesignNet, DesignShapeError, build_model
 from convstudio.core.design import Design, DesignFileError, load_design
 from convstudio.core.export.common import ExportError
 
 if TYPE_CHECKING:
-    from convstudio.core.training.run_folder import RunFolder
-
-WeightsChoice = Literal["best", "last"]
+    from convstudio.core.training.run_folder import RunFolder, WeightsChoice
 
 
 @dataclass(frozen=True)
@@ -61,19 +59,14 @@ def read_design(path: str | Path) -> tuple[Design, RunFolder | None]:
 
 
 def _weights_file(folder: RunFolder, choice: WeightsChoice | None) -> Path:
-    """best.pt or checkpoint.pt; without a choice, best.pt when the run has one."""
-    candidates = {"best": folder.best_path, "last": folder.checkpoint_path}
-    if choice is not None:
-        if not candidates[choice].is_file():
-            other = "last" if choice == "best" else "best"
-            raise ExportError(f"{folder.path}: no {candidates[choice].name}, so no {choice} weights "
-                              f"(try --weights {other}); has the run finished an epoch?")
-        return candidates[choice]
-    for file in candidates.values():
-        if file.is_file():
-            return file
-    raise ExportError(f"{folder.path}: no trained weights (neither best.pt nor checkpoint.pt); "
-                      "the run has not finished an epoch yet")
+    """best.pt or checkpoint.pt (see RunFolder.weights_path), with the CLI's hint when the chosen one is missing."""
+    from convstudio.core.training.run_folder import RunFolderError
+
+    try:
+        return folder.weights_path(choice)
+    except RunFolderError as error:
+        hint = f" (try --weights {'last' if choice == 'best' else 'best'})" if choice else ""
+        raise ExportError(f"{error}{hint}") from None
 
 
 def load_export_source(path: str | Path, weights: WeightsChoice | None = None, seed: int = 0) -> ExportSource:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from convstudio.core.export.common import INSTALL_HINT
+from convstudio.core.state_dicts import SkippedKey, load_fitting, match_tensors
 
 # Prefixes other tools put before module names: DataParallel, torch.compile, Lightning.
 _KNOWN_PREFIXES = ("module.", "_orig_mod.", "model.")
@@ -27,17 +28,6 @@ _WEIGHT_ENTRIES = ("model", "state_dict")
 
 class WeightsImportError(Exception):
     """A weights file that cannot be loaded into the model, with a message meant for a person."""
-
-
-@dataclass(frozen=True)
-class SkippedKey:
-    """A tensor of the file that was not loaded, and why."""
-
-    key: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -70,10 +60,6 @@ class WeightsImportReport:
         return "\n".join(lines)
 
     __str__ = describe
-
-
-def _shape(tensor: torch.Tensor) -> str:
-    return "x".join(map(str, tensor.shape)) or "a scalar"
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:
@@ -143,25 +129,13 @@ def import_weights(model: nn.Module, path: str | Path) -> WeightsImportReport:
     target = model.state_dict()
     state, stripped = _strip_prefix(state, set(target))
     module_names = {name for name, _ in model.named_modules()}
-    loaded, unexpected, mismatched = {}, [], []
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            unexpected.append(SkippedKey(key, f"not a tensor ({type(value).__name__})"))
-        elif key not in target:
-            unexpected.append(SkippedKey(key, _why_unexpected(key, module_names)))
-        elif value.shape != target[key].shape:
-            mismatched.append(SkippedKey(key, f"file {_shape(value)}, model {_shape(target[key])}"))
-        elif value.is_floating_point() != target[key].is_floating_point():
-            mismatched.append(SkippedKey(key, f"file holds {value.dtype}, model {target[key].dtype}"))
-        else:
-            loaded[key] = value
-    if not loaded:
-        reasons = "; ".join(map(str, (mismatched + unexpected)[:3])) or "the file holds no tensors"
+    match = match_tensors(target, state, lambda key: _why_unexpected(key, module_names))
+    if not match.fitting:
+        reasons = "; ".join(map(str, (match.mismatched + match.unexpected)[:3])) or "the file holds no tensors"
         example = ", ".join(list(target)[:3])
         raise WeightsImportError(
             f"{path}: none of its {len(state)} entries fit this model ({reasons}). "
             f"Its names must be the model's module names, such as {example}")
-    model.load_state_dict(loaded, strict=False)  # copy_ converts dtype and device to the model's
-    notes = (*notes, *stripped)
-    missing = tuple(key for key in target if key not in loaded and key not in {s.key for s in mismatched})
-    return WeightsImportReport(path, tuple(loaded), missing, tuple(unexpected), tuple(mismatched), notes)
+    load_fitting(model, match.fitting)
+    return WeightsImportReport(path, tuple(match.fitting), match.missing, match.unexpected, match.mismatched,
+                               (*notes, *stripped))

@@ -16,7 +16,7 @@ import torch
 from convstudio.core.builder import DesignNet, build_model
 from convstudio.core.data import DatasetSplits, DeviceBatches
 from convstudio.core.design import Design
-from convstudio.core.training.run_folder import RunFolder, RunFolderError, load_checkpoint
+from convstudio.core.training.run_folder import RunFolder, RunFolderError, WeightsChoice, load_checkpoint
 from convstudio.core.training.settings import TrainingSettings
 from convstudio.core.training.setup import load_data
 
@@ -45,7 +45,7 @@ class TrainedRun:
     model: DesignNet
 
 
-def load_trained_run(run_dir: str | Path, weights: Literal["best", "last"] = "best") -> TrainedRun:
+def load_trained_run(run_dir: str | Path, weights: WeightsChoice = "best") -> TrainedRun:
     """The design, settings and weights of a run folder (best validation loss, or the last epoch).
 
     Raises RunFolderError (or DesignFileError) with a message naming the file.
@@ -55,7 +55,7 @@ def load_trained_run(run_dir: str | Path, weights: Literal["best", "last"] = "be
         raise RunFolderError(f"{folder.path}: no such run folder")
     design = folder.design()
     settings = folder.settings()
-    path = folder.best_path if weights == "best" else folder.checkpoint_path
+    path = folder.weights_path(weights)
     model = build_model(design)
     try:
         model.load_state_dict(load_checkpoint(path)["model"])

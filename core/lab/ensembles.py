@@ -9,6 +9,8 @@ its accuracy is usually at least their average accuracy, and often above the bes
 
 Every member is an ordinary training run (one run folder each), so the runs
 list shows them, and :func:`ensemble_from_runs` can re-evaluate any set of runs.
+:func:`ensemble_job` is :func:`train_ensemble` as a background job (see
+:mod:`core.jobs`): the app runs it in a child process.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from torch import nn
 
 from convstudio.core.data import DatasetSplits
 from convstudio.core.design import Design
+from convstudio.core.jobs import JobContext
 from convstudio.core.lab.common import LabCancelled
 from convstudio.core.lab.data_access import load_trained_run, normalised_images, run_dataset
 from convstudio.core.lab.dropout_lab import weight_scaling_probabilities
 from convstudio.core.training.control import RunControl
 from convstudio.core.training.engine import TrainingRun
-from convstudio.core.training.records import Record
+from convstudio.core.training.records import EpochRecord, Record, RunStarted, StepRecord
 from convstudio.core.training.settings import TrainingSettings
 
 
@@ -133,6 +136,29 @@ def train_ensemble(design: Design, settings: TrainingSettings, members: int = 3,
         results.append((MemberResult(seed, str(run_dir) if run_dir else None, accuracy, nll, ended.reason.value),
                         probabilities))
     return evaluate_ensemble(results, data, started)
+
+
+def ensemble_job(job: JobContext, design: Design, settings: TrainingSettings, members: int,
+                 runs_root: str | Path | None = None) -> EnsembleReport:
+    """:func:`train_ensemble` as a background job: progress over every member's steps, news as they happen.
+
+    Emits ``(member_index, RunStarted)`` and ``(member_index, EpochRecord)``
+    (the step records stay here: they only move the progress bar); Cancel is
+    ``job.control``'s stop, answered with LabCancelled.
+    """
+    steps_per_member = 1
+
+    def on_record(member: int, record: Record) -> None:
+        nonlocal steps_per_member
+        if isinstance(record, RunStarted):
+            steps_per_member = max(1, record.batches_per_epoch * record.epochs)
+            job.emit((member, record), urgent=True)
+        elif isinstance(record, StepRecord):
+            job.progress(member * steps_per_member + record.step, members * steps_per_member)
+        elif isinstance(record, EpochRecord):
+            job.emit((member, record), urgent=True)
+
+    return train_ensemble(design, settings, members, runs_root=runs_root, on_record=on_record, control=job.control)
 
 
 def ensemble_from_runs(run_dirs: Sequence[str | Path], data: DatasetSplits | None = None,

@@ -10,6 +10,8 @@ generalisation gap per epoch, for one overlaid plot.
 
 The training curves are those the engine reports: the mean loss and accuracy
 over the epoch's mini-batches, with dropout and augmentation active.
+:func:`remedies_job` is :func:`train_variants` as a background job (see
+:mod:`core.jobs`): the app runs it in a child process.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import NamedTuple
 
 from convstudio.core.data import AugmentationSettings, DatasetSplits
 from convstudio.core.design import Design
+from convstudio.core.jobs import JobContext
 from convstudio.core.lab.common import LabCancelled
 from convstudio.core.lab.data_access import run_dataset
 from convstudio.core.lab.design_edits import renamed, with_batch_norm, with_dropout, without_kinds
 from convstudio.core.training.control import RunControl
 from convstudio.core.training.engine import TrainingRun
-from convstudio.core.training.records import EpochRecord, Record
+from convstudio.core.training.records import EpochRecord, Record, RunStarted, StepRecord
 from convstudio.core.training.settings import TrainingSettings
 
 L2_GRID = (1e-4, 1e-3, 1e-2)
@@ -137,3 +140,28 @@ def train_variants(variants: Sequence[RemedyVariant], data: DatasetSplits | None
             raise LabCancelled(f"stopped while training variant {label!r}")
         results.append(_curves(label, run_dir, epochs, ended))
     return results
+
+
+def remedies_job(job: JobContext, variants: Sequence[RemedyVariant],
+                 runs_root: str | Path | None = None) -> list[VariantCurves]:
+    """:func:`train_variants` as a background job: progress per variant, every epoch as it ends.
+
+    Emits ``(label, RunStarted)`` and ``(label, EpochRecord)`` (for live
+    curves); progress counts 1000 per variant. Cancel is ``job.control``'s
+    stop, answered with LabCancelled.
+    """
+    labels = [variant.label for variant in variants]
+    steps = 1
+
+    def on_record(label: str, record: Record) -> None:
+        nonlocal steps
+        number = labels.index(label)
+        if isinstance(record, RunStarted):
+            steps = max(1, record.batches_per_epoch * record.epochs)
+            job.emit((label, record), urgent=True)
+        elif isinstance(record, StepRecord):
+            job.progress(number * 1000 + min(1000, 1000 * record.step // steps), 1000 * len(labels))
+        elif isinstance(record, EpochRecord):
+            job.emit((label, record), urgent=True)
+
+    return train_variants(variants, runs_root=runs_root, on_record=on_record, control=job.control)

@@ -49,3 +49,37 @@ class RunControl:
         while not self._running.wait(poll_seconds):
             pass
         return time.monotonic() - started
+
+
+class EventRunControl(RunControl):
+    """A RunControl whose flags are events shared with another process (or thread)."""
+
+    def __init__(self, pause_event, stop_event) -> None:  # noqa: D107 - the base's flags are not used
+        self._pause_event = pause_event
+        self._stop_event = stop_event
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def pause(self) -> None:
+        self._pause_event.set()
+
+    def resume(self) -> None:
+        self._pause_event.clear()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_event.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self._pause_event.is_set() and not self._stop_event.is_set()
+
+    def wait_while_paused(self, poll_seconds: float = 0.1) -> float:
+        """Block while paused; returns the seconds waited (the engine keeps them out of its speed)."""
+        if not self._pause_event.is_set():
+            return 0.0
+        started = time.monotonic()
+        while self._pause_event.is_set() and not self._stop_event.is_set():
+            self._stop_event.wait(poll_seconds)
+        return time.monotonic() - started

@@ -15,8 +15,6 @@ norm statistics, unless synchronised, and floating-point summation order).
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -101,22 +99,3 @@ def all_reduce_sum(values: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
     if group.is_distributed:
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values
-
-
-def torchrun_command(nproc: int, train_args: list[str], nnodes: int = 1, rdzv_endpoint: str | None = None,
-                     node_rank: int | None = None) -> list[str]:
-    """The torchrun line that runs ``convstudio train`` with ``train_args`` on nproc processes per node."""
-    command = [sys.executable, "-m", "torch.distributed.run"]
-    if nnodes == 1 and rdzv_endpoint is None:
-        command += ["--standalone", f"--nproc-per-node={nproc}"]
-    else:
-        command += [f"--nnodes={nnodes}", f"--nproc-per-node={nproc}", "--rdzv-backend=c10d",
-                    f"--rdzv-endpoint={rdzv_endpoint or 'HOST:29500'}"]
-        if node_rank is not None:
-            command.append(f"--node-rank={node_rank}")
-    return command + ["-m", "convstudio", "train", *train_args]
-
-
-def format_command(command: list[str]) -> str:
-    """A command as one shell line."""
-    return " ".join(shlex.quote(part) for part in command)

@@ -18,16 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from convstudio.core.training.optimizer_names import BIAS_CORRECTED, STATE_KEYS
 from convstudio.core.training.records import LayerStat, OptimizerLayerState
-
-# The state tensors shown for each optimizer: lecture name -> torch state key.
-_STATE_KEYS = {
-    "Adam": {"s": "exp_avg", "r": "exp_avg_sq"},
-    "RMSprop": {"r": "square_avg"},
-    "Adagrad": {"accumulator": "sum"},
-    "SGD": {"momentum": "momentum_buffer"},
-    "LBFGS": {},
-}
 
 
 @dataclass
@@ -107,8 +99,8 @@ def collect_stats(optimizer: torch.optim.Optimizer, index: ParameterIndex,
                  / torch.zeros(n_layers, device=device).index_add_(0, layer_ids, counts))
     step_max = torch.zeros(n_layers, device=device).scatter_reduce_(0, layer_ids, maxima, reduce="amax")
 
-    kind = type(optimizer).__name__
-    keys = _STATE_KEYS.get(kind, {})
+    kind = type(optimizer).__name__.lower()  # the settings' name: Adam -> adam
+    keys = STATE_KEYS.get(kind, {})
     names: list[str] = []
     columns = [grad_norms, weight_norms, update_norms, step_mean, step_max]
     for lecture_name, state_key in keys.items():
@@ -116,13 +108,13 @@ def collect_stats(optimizer: torch.optim.Optimizer, index: ParameterIndex,
         tensors = [t if t is not None else zero for t, zero in zip(tensors, zeros)]
         names.append(lecture_name)
         columns.append(_per_layer_norm(torch._foreach_norm(tensors), index, device))
-    if kind == "Adam":
-        # Bias correction (eq. 39): s_hat = s / (1 - rho1^k), r_hat = r / (1 - rho2^k);
+    if kind in BIAS_CORRECTED:
+        # Adam's bias correction (eq. 39): s_hat = s / (1 - rho1^k), r_hat = r / (1 - rho2^k);
         # norms scale by the same factors, so no extra tensors are needed.
         beta1, beta2 = optimizer.param_groups[0]["betas"]
         step = optimizer.state.get(params[0], {}).get("step")
         k = float(step) if step is not None else 0.0
         if k > 0:
-            names += ["s_hat", "r_hat"]
+            names += list(BIAS_CORRECTED[kind])
             columns += [columns[5] / (1 - beta1 ** k), columns[6] / (1 - beta2 ** k)]
     return PendingStats(index.layers, names, torch.stack(columns, dim=1))

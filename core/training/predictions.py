@@ -17,12 +17,17 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
-from convstudio.core.data import DatasetSplits, DeviceBatches
 from convstudio.core.training.records import DropoutComparison, RunEnded
+
+if TYPE_CHECKING:  # torch loads with the first prediction: reading results needs none
+    import torch
+
+    from convstudio.core.data import DatasetSplits
 
 RESULTS_FILE = "results.json"
 EXAMPLES_FILE = "examples.npz"
@@ -71,34 +76,38 @@ def per_class_accuracy(confusion: tuple[tuple[int, ...], ...]) -> tuple[float | 
     return tuple(row[index] / sum(row) if sum(row) else None for index, row in enumerate(confusion))
 
 
-@torch.no_grad()
 def predict_examples(model: torch.nn.Module, data: DatasetSplits, device: torch.device | str,
                      count: int = 32) -> ExamplePredictions | None:
     """The model's predictions on the first ``count`` test images (validation images if there is no test split).
 
     Returns None when the dataset has neither.
     """
-    images, labels = data.test_images, data.test_labels
-    if images.shape[0] == 0:
-        images, labels = data.val_images, data.val_labels
-    if images.shape[0] == 0:
-        return None
-    images, labels = images[:count], labels[:count]
-    batches = DeviceBatches(images, labels, batch_size=images.shape[0], device=device, mean=data.mean,
-                            std=data.std, shuffle=False, augmentation=None, seed=0)
-    inputs, _ = next(iter(batches.epoch(0)))
-    was_training = model.training
-    model.eval()
-    try:
-        logits = model.logits(inputs) if hasattr(model, "logits") else model(inputs)
-    finally:
-        model.train(was_training)
-    probabilities = torch.softmax(logits.float(), dim=1).cpu()
-    confidence, predicted = probabilities.max(dim=1)
-    return ExamplePredictions(
-        classes=tuple(data.classes), images=images.numpy().copy(), labels=tuple(labels.tolist()),
-        predicted=tuple(predicted.tolist()), confidence=tuple(round(c, 4) for c in confidence.tolist()),
-    )
+    import torch
+
+    from convstudio.core.data.batches import DeviceBatches
+
+    with torch.no_grad():
+        images, labels = data.test_images, data.test_labels
+        if images.shape[0] == 0:
+            images, labels = data.val_images, data.val_labels
+        if images.shape[0] == 0:
+            return None
+        images, labels = images[:count], labels[:count]
+        batches = DeviceBatches(images, labels, batch_size=images.shape[0], device=device, mean=data.mean,
+                                std=data.std, shuffle=False, augmentation=None, seed=0)
+        inputs, _ = next(iter(batches.epoch(0)))
+        was_training = model.training
+        model.eval()
+        try:
+            logits = model.logits(inputs) if hasattr(model, "logits") else model(inputs)
+        finally:
+            model.train(was_training)
+        probabilities = torch.softmax(logits.float(), dim=1).cpu()
+        confidence, predicted = probabilities.max(dim=1)
+        return ExamplePredictions(
+            classes=tuple(data.classes), images=images.numpy().copy(), labels=tuple(labels.tolist()),
+            predicted=tuple(predicted.tolist()), confidence=tuple(round(c, 4) for c in confidence.tolist()),
+        )
 
 
 def save_results(run_dir: str | Path, ended: RunEnded, classes: tuple[str, ...],

@@ -20,6 +20,43 @@ class EndReason(str, Enum):
     OUT_OF_MEMORY = "out_of_memory"
     ERROR = "error"
 
+    @property
+    def label(self) -> str:
+        """A few words for lists and progress bars: "finished", "early stop", "diverged"..."""
+        return _END_LABELS[self]
+
+    @property
+    def completed(self) -> bool:
+        """The run ended as planned: its last epoch, or early stopping (exit status 0 on the command line)."""
+        return self in (EndReason.FINISHED, EndReason.EARLY_STOPPING)
+
+    @property
+    def failed(self) -> bool:
+        """The run broke: a non-finite loss, out of memory, or an error (the app shows these as errors)."""
+        return self in (EndReason.NON_FINITE_LOSS, EndReason.OUT_OF_MEMORY, EndReason.ERROR)
+
+
+_END_LABELS = {
+    EndReason.FINISHED: "finished", EndReason.STOPPED: "stopped", EndReason.EARLY_STOPPING: "early stop",
+    EndReason.NON_FINITE_LOSS: "diverged", EndReason.OUT_OF_MEMORY: "out of memory", EndReason.ERROR: "failed",
+}
+
+
+def end_reason_label(reason: str) -> str:
+    """:attr:`EndReason.label` for a reason as run.json keeps it; other words as they are, "unknown" for none."""
+    try:
+        return EndReason(reason).label
+    except ValueError:
+        return reason or "unknown"
+
+
+def ended_as_planned(reason: str) -> bool:
+    """:attr:`EndReason.completed` for a reason as run.json and the lab's reports keep it."""
+    try:
+        return EndReason(reason).completed
+    except ValueError:
+        return False
+
 
 @dataclass(frozen=True)
 class RunStarted:

@@ -22,13 +22,19 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
 from convstudio.core.design import Design, load_design, save_design
-from convstudio.core.training.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    import torch
+
+    from convstudio.core.training.settings import TrainingSettings
+
+# Which of a run's weights: "best" (lowest validation loss, best.pt) or "last" (after the last epoch, checkpoint.pt).
+WeightsChoice = Literal["best", "last"]
+WEIGHTS_CHOICES: tuple[str, ...] = get_args(WeightsChoice)
 
 
 class RunFolderError(Exception):
@@ -49,6 +55,25 @@ class RunFolder:
     def best_path(self) -> Path:
         return self.path / "best.pt"
 
+    def weights_path(self, which: WeightsChoice | None = None) -> Path:
+        """The file that holds the run's trained weights.
+
+        ``"best"``: best.pt, the lowest validation loss; ``"last"``: checkpoint.pt,
+        after the last epoch; None: best.pt when the run has one, else
+        checkpoint.pt. Raises RunFolderError when there is no such file.
+        """
+        if which is not None:
+            path = self.best_path if which == "best" else self.checkpoint_path
+            if not path.is_file():
+                raise RunFolderError(f"{self.path}: no {path.name}, so no {which} weights; "
+                                     "has the run finished an epoch?")
+            return path
+        for path in (self.best_path, self.checkpoint_path):
+            if path.is_file():
+                return path
+        raise RunFolderError(f"{self.path}: no trained weights (neither best.pt nor checkpoint.pt); "
+                             "the run has not finished an epoch yet")
+
     def create(self, design: Design, settings: TrainingSettings) -> None:
         """Start a new run here: write the design and settings, clear old metrics."""
         self.path.mkdir(parents=True, exist_ok=True)
@@ -64,6 +89,8 @@ class RunFolder:
 
     def settings(self) -> TrainingSettings:
         """The settings this run used."""
+        from convstudio.core.training.settings import TrainingSettings  # here: its model imports torch
+
         file = self.path / "settings.json"
         try:
             return TrainingSettings.model_validate_json(file.read_text(encoding="utf-8"))
@@ -112,6 +139,8 @@ class RunFolder:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write tensors and plain data atomically."""
+    import torch  # here, so that listing runs (run_index) needs no torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(path, buffer.getvalue())
@@ -119,6 +148,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint without running any code from it (weights_only)."""
+    import torch
+
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:

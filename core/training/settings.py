@@ -1,15 +1,18 @@
 """Training settings: one typed model, saved with the design and in every run folder.
 
-Field descriptions say units and why; the GUI builds its editors from them.
+Field descriptions say units and why; each field's :class:`EditorHint` gives its
+label, its section of the settings form and when its editor is shown. The GUI
+builds its editors from both.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from convstudio.core.data.augment import AugmentationSettings
+from convstudio.core.data.augmentation_settings import AugmentationSettings
+from convstudio.core.editor_hints import EditorHint, when
 from convstudio.core.initialisation import InitScheme
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "lbfgs"]
@@ -18,48 +21,111 @@ DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["fp32", "bf16", "fp16"]
 
 
+# When the transfer-learning and batch-norm editors are shown (EditorHint.shown_when).
+def _transferring(settings: Any, design: Any = None) -> bool:
+    """A source run is chosen: which of its weights, and their learning-rate factor, matter."""
+    return bool(settings.init_from)
+
+
+def _freezing(settings: Any, design: Any = None) -> bool:
+    """Some layers are frozen: when they thaw matters."""
+    return bool(settings.freeze or settings.freeze_through)
+
+
+def _may_freeze(settings: Any, design: Any = None) -> bool:
+    """Freezing goes with a source run, and stays shown while it is set, so it never hides."""
+    return _transferring(settings) or _freezing(settings)
+
+
+def _has_batchnorm(settings: Any, design: Any = None) -> bool:
+    """Only batch-norm layers keep batch statistics to synchronise."""
+    return design is None or any(layer.kind == "batchnorm" for layer in design.layers)
+
+
 class TrainingSettings(BaseModel):
     """Everything that decides how a design is trained, besides the design itself."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    dataset: str = Field(
+    dataset: Annotated[str, EditorHint("dataset", "Data", widget="dataset")] = Field(
         default="shapes",
         description="shapes (built in, no download), cifar10, mnist, fashion-mnist, or a folder of class subfolders.",
     )
-    data_limit: int | None = Field(default=None, ge=10, description="Use at most this many training images (quick runs).")
-    val_fraction: float = Field(default=0.1, ge=0.01, le=0.5, description="Share of the training set held out for validation.")
-    epochs: int = Field(default=10, ge=1, le=10_000, description="Passes over the training set.")
-    batch_size: int = Field(default=128, ge=1, le=65_536, description="Images per mini-batch (M in eq. 35).")
-    optimizer: OptimizerName = Field(default="adam", description="sgd, adagrad, rmsprop (eq. 38), adam (eq. 39) or lbfgs (quasi-Newton).")
-    learning_rate: float = Field(default=1e-3, gt=0, le=10, description="eta: step size.")
-    momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD momentum (0 for plain SGD, eq. 19).")
-    nesterov: bool = Field(default=False, description="Nesterov momentum for SGD.")
-    rho: float = Field(default=0.99, ge=0, lt=1, description="RMSprop's decay rho of r (eq. 38); PyTorch calls it alpha.")
-    beta1: float = Field(default=0.9, ge=0, lt=1, description="Adam's rho^1, decay of the first moment s (eq. 39).")
-    beta2: float = Field(default=0.999, ge=0, lt=1, description="Adam's rho^2, decay of the second moment r (eq. 39).")
-    delta: float = Field(default=1e-8, gt=0, le=1, description="delta: keeps the adaptive step finite (PyTorch's eps).")
-    l2_penalty: float = Field(default=0.0, ge=0, le=1, description="lambda in lambda * ||theta||^2 on weights (not biases or batch-norm).")
-    schedule: ScheduleName = Field(default="constant", description="Learning-rate schedule over the run.")
-    step_epochs: int = Field(default=10, ge=1, description="step schedule: multiply the rate by step_gamma every this many epochs.")
-    step_gamma: float = Field(default=0.1, gt=0, le=1, description="step schedule: factor applied at each step.")
-    early_stopping: bool = Field(default=False, description="Stop when validation loss has not improved for `patience` epochs, and restore the best weights.")
-    patience: int = Field(default=5, ge=1, le=1000, description="Epochs without improvement before early stopping.")
-    augmentation: AugmentationSettings = Field(default_factory=AugmentationSettings)
-    init: InitScheme = Field(default="pytorch_default", description="Weight initialisation (lecture: C / sqrt(d), eq. 27).")
-    init_gain: float = Field(default=1.0, gt=0, le=10, description="C in eq. (27).")
-    device: DeviceChoice = Field(default="auto", description="auto picks CUDA, then Apple MPS, then CPU.")
-    precision: Precision = Field(default="fp32", description="bf16/fp16 autocast (CUDA only).")
-    channels_last: bool = Field(default=False, description="channels-last memory format (faster convolutions on recent GPUs).")
-    sync_batchnorm: bool = Field(default=False, description="Several processes: batch statistics over all processes' batches (SyncBatchNorm).")
-    seed: int = Field(default=0, ge=0, description="Seeds initialisation, shuffling, augmentation and dropout masks.")
-    state_every: int = Field(default=25, ge=1, le=100_000, description="Collect optimizer state and gradient norms every this many steps.")
-    report_every: int = Field(default=10, ge=1, le=10_000, description="Read losses back from the device every this many steps.")
-    init_from: str | None = Field(
-        default=None, description="Transfer learning: a run folder or weights file whose matching layers start this run.")
-    init_weights: Literal["best", "last"] = Field(default="best", description="Which weights of the source run: best validation loss, or last epoch.")
-    freeze: list[str] = Field(default_factory=list, description="Layers (by name, e.g. conv1) that get no updates and no L2 penalty.")
-    freeze_through: str | None = Field(default=None, description="Freeze every layer up to and including this one.")
-    transfer_lr_scale: float = Field(default=1.0, gt=0, le=1, description="Learning-rate factor for the layers that took transferred weights.")
-    unfreeze_at_epoch: int | None = Field(default=None, ge=1, description="Epoch (1-based) from which frozen layers train too.")
-    mc_samples: int = Field(default=20, ge=1, le=1000, description="T: Monte Carlo dropout samples for the final comparison (eq. 22-24).")
+    data_limit: Annotated[int | None, EditorHint("image limit", "Data")] = Field(
+        default=None, ge=10, description="Use at most this many training images (quick runs).")
+    val_fraction: Annotated[float, EditorHint("validation share", "Data")] = Field(
+        default=0.1, ge=0.01, le=0.5, description="Share of the training set held out for validation.")
+    epochs: Annotated[int, EditorHint("epochs", "Schedule")] = Field(
+        default=10, ge=1, le=10_000, description="Passes over the training set.")
+    batch_size: Annotated[int, EditorHint("batch size M", "Schedule")] = Field(
+        default=128, ge=1, le=65_536, description="Images per mini-batch (M in eq. 35).")
+    optimizer: Annotated[OptimizerName, EditorHint("optimizer", "Optimizer")] = Field(
+        default="adam", description="sgd, adagrad, rmsprop (eq. 38), adam (eq. 39) or lbfgs (quasi-Newton).")
+    learning_rate: Annotated[float, EditorHint("learning rate η", "Optimizer")] = Field(
+        default=1e-3, gt=0, le=10, description="eta: step size.")
+    momentum: Annotated[float, EditorHint("momentum α", "Optimizer", when("optimizer", "sgd"))] = Field(
+        default=0.9, ge=0, lt=1, description="SGD momentum (0 for plain SGD, eq. 19).")
+    nesterov: Annotated[bool, EditorHint("Nesterov", "Optimizer", when("optimizer", "sgd"))] = Field(
+        default=False, description="Nesterov momentum for SGD.")
+    rho: Annotated[float, EditorHint("decay ρ", "Optimizer", when("optimizer", "rmsprop"))] = Field(
+        default=0.99, ge=0, lt=1, description="RMSprop's decay rho of r (eq. 38); PyTorch calls it alpha.")
+    beta1: Annotated[float, EditorHint("ρ¹ (beta1)", "Optimizer", when("optimizer", "adam"))] = Field(
+        default=0.9, ge=0, lt=1, description="Adam's rho^1, decay of the first moment s (eq. 39).")
+    beta2: Annotated[float, EditorHint("ρ² (beta2)", "Optimizer", when("optimizer", "adam"))] = Field(
+        default=0.999, ge=0, lt=1, description="Adam's rho^2, decay of the second moment r (eq. 39).")
+    delta: Annotated[float, EditorHint("δ", "Optimizer", when("optimizer", "adagrad", "rmsprop", "adam"))] = Field(
+        default=1e-8, gt=0, le=1, description="delta: keeps the adaptive step finite (PyTorch's eps).")
+    l2_penalty: Annotated[float, EditorHint("L2 penalty λ", "Regularisation")] = Field(
+        default=0.0, ge=0, le=1, description="lambda in lambda * ||theta||^2 on weights (not biases or batch-norm).")
+    schedule: Annotated[ScheduleName, EditorHint("schedule", "Schedule")] = Field(
+        default="constant", description="Learning-rate schedule over the run.")
+    step_epochs: Annotated[int, EditorHint("step every (epochs)", "Schedule", when("schedule", "step"))] = Field(
+        default=10, ge=1, description="step schedule: multiply the rate by step_gamma every this many epochs.")
+    step_gamma: Annotated[float, EditorHint("step factor", "Schedule", when("schedule", "step"))] = Field(
+        default=0.1, gt=0, le=1, description="step schedule: factor applied at each step.")
+    early_stopping: Annotated[bool, EditorHint("early stopping", "Regularisation")] = Field(
+        default=False,
+        description="Stop when validation loss has not improved for `patience` epochs, and restore the best weights.")
+    patience: Annotated[int, EditorHint("patience", "Regularisation", when("early_stopping", True))] = Field(
+        default=5, ge=1, le=1000, description="Epochs without improvement before early stopping.")
+    # Its fields' editors go in this section (AugmentationSettings' hints name no group).
+    augmentation: Annotated[AugmentationSettings, EditorHint("augmentation", "Augmentation")] = Field(
+        default_factory=AugmentationSettings)
+    init: Annotated[InitScheme, EditorHint("scheme", "Initialisation")] = Field(
+        default="pytorch_default", description="Weight initialisation (lecture: C / sqrt(d), eq. 27).")
+    init_gain: Annotated[float, EditorHint(
+        "gain C", "Initialisation", when("init", "lecture_normal", "lecture_uniform"))] = Field(
+        default=1.0, gt=0, le=10, description="C in eq. (27).")
+    device: Annotated[DeviceChoice, EditorHint("device", "Device", widget="device")] = Field(
+        default="auto", description="auto picks CUDA, then Apple MPS, then CPU.")
+    precision: Annotated[Precision, EditorHint("precision", "Device")] = Field(
+        default="fp32", description="bf16/fp16 autocast (CUDA only).")
+    channels_last: Annotated[bool, EditorHint("channels last", "Device")] = Field(
+        default=False, description="channels-last memory format (faster convolutions on recent GPUs).")
+    sync_batchnorm: Annotated[bool, EditorHint("sync batch norm", "Device", _has_batchnorm)] = Field(
+        default=False, description="Several processes: batch statistics over all processes' batches (SyncBatchNorm).")
+    seed: Annotated[int, EditorHint("seed", "Device")] = Field(
+        default=0, ge=0, description="Seeds initialisation, shuffling, augmentation and dropout masks.")
+    state_every: Annotated[int, EditorHint("state every (steps)", "Reporting")] = Field(
+        default=25, ge=1, le=100_000, description="Collect optimizer state and gradient norms every this many steps.")
+    report_every: Annotated[int, EditorHint("read back every (steps)", "Reporting")] = Field(
+        default=10, ge=1, le=10_000, description="Read losses back from the device every this many steps.")
+    init_from: Annotated[str | None, EditorHint("start from run", "Transfer learning")] = Field(
+        default=None,
+        description="Transfer learning: a run folder or weights file whose matching layers start this run.")
+    init_weights: Annotated[Literal["best", "last"], EditorHint(
+        "weights of that run", "Transfer learning", _transferring)] = Field(
+        default="best", description="Which weights of the source run: best validation loss, or last epoch.")
+    freeze: Annotated[list[str], EditorHint(
+        "freeze layers", "Transfer learning", _may_freeze, widget="layers")] = Field(
+        default_factory=list, description="Layers (by name, e.g. conv1) that get no updates and no L2 penalty.")
+    freeze_through: Annotated[str | None, EditorHint(
+        "freeze up to layer", "Transfer learning", _may_freeze, widget="layer")] = Field(
+        default=None, description="Freeze every layer up to and including this one.")
+    transfer_lr_scale: Annotated[float, EditorHint(
+        "LR factor (transferred)", "Transfer learning", _transferring)] = Field(
+        default=1.0, gt=0, le=1, description="Learning-rate factor for the layers that took transferred weights.")
+    unfreeze_at_epoch: Annotated[int | None, EditorHint("unfreeze at epoch", "Transfer learning", _freezing)] = Field(
+        default=None, ge=1, description="Epoch (1-based) from which frozen layers train too.")
+    mc_samples: Annotated[int, EditorHint("MC samples T", "Reporting")] = Field(
+        default=20, ge=1, le=1000, description="T: Monte Carlo dropout samples for the final comparison (eq. 22-24).")

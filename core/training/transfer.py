@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from convstudio.core.builder import DesignNet
+from convstudio.core.state_dicts import load_fitting, match_tensors, shape_text
 from convstudio.core.training.run_folder import RunFolder, RunFolderError, load_checkpoint
 
 
@@ -61,17 +62,11 @@ class TransferReport:
 def read_source_weights(source: str | Path, which: str = "best") -> dict[str, torch.Tensor]:
     """A state dict from a run folder (its best or last weights) or a checkpoint/state-dict file."""
     path = Path(source)
-    if path.is_dir():
-        folder = RunFolder(path)
-        candidates = [folder.best_path, folder.checkpoint_path] if which == "best" else [folder.checkpoint_path]
-        file = next((candidate for candidate in candidates if candidate.exists()), None)
-        if file is None:
-            raise TransferError(f"{path}: no trained weights (no best.pt or checkpoint.pt); train the run first")
-    elif path.exists():
-        file = path
-    else:
+    if not path.exists():
         raise TransferError(f"{path}: no such run folder or weights file")
     try:
+        # "best" falls back to checkpoint.pt for a run without best.pt: its weights are still trained ones
+        file = RunFolder(path).weights_path(None if which == "best" else "last") if path.is_dir() else path
         state = load_checkpoint(file)
     except RunFolderError as error:
         raise TransferError(str(error)) from None
@@ -79,10 +74,6 @@ def read_source_weights(source: str | Path, which: str = "best") -> dict[str, to
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise TransferError(f"{file}: holds no state dict of tensors")
     return weights
-
-
-def _shape_text(tensor: torch.Tensor) -> str:
-    return "x".join(map(str, tensor.shape)) or "scalar"
 
 
 @torch.no_grad()
@@ -93,28 +84,30 @@ def load_matching_weights(model: DesignNet, layer_names: list[str], weights: dic
     A design layer loads only if all its tensors match, so a layer is never half-transferred.
     """
     own = model.state_dict()
-    results = []
+    match = match_tensors(own, weights)
+    mismatched = {item.key: item for item in match.mismatched}
+    results, chosen = [], {}
     for layer_name, module_names in zip(layer_names, model.layer_modules):
         keys = [key for key in own if key.split(".")[0] in module_names]
         if not keys:
             continue
-        missing = [key for key in keys if key not in weights]
-        if missing:
-            results.append(LayerTransfer(layer_name, False, f"not in the source ({missing[0]} missing)"))
+        missing = next((key for key in keys if key in match.missing), None)
+        if missing is not None:
+            results.append(LayerTransfer(layer_name, False, f"not in the source ({missing} missing)"))
             continue
-        mismatch = next((key for key in keys if weights[key].shape != own[key].shape), None)
-        if mismatch is not None:
-            results.append(LayerTransfer(
-                layer_name, False, f"{mismatch} is {_shape_text(weights[mismatch])} in the source but "
-                f"{_shape_text(own[mismatch])} here"))
+        key = next((key for key in keys if key in mismatched), None)
+        if key is not None:
+            reason = (f"{key} is {shape_text(weights[key])} in the source but {shape_text(own[key])} here"
+                      if weights[key].shape != own[key].shape else str(mismatched[key]))
+            results.append(LayerTransfer(layer_name, False, reason))
             continue
-        for key in keys:
-            own[key].copy_(weights[key])
+        chosen.update((key, match.fitting[key]) for key in keys)
         results.append(LayerTransfer(layer_name, True, "loaded"))
     report = TransferReport(source, tuple(results))
     if not report.loaded_layers:
         raise TransferError(f"{source}: no layer matches this design by name and shape; "
                             "is it a run of a related design?")
+    load_fitting(model, chosen)
     return report
 
 

@@ -129,28 +129,3 @@ class RunCurves:
         if self._smoothed is not None:
             self.smoothed_loss.append(step, self._smoothed)
 
-
-def peak_decimate(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points, keeping each bucket's minimum and maximum (spikes stay visible).
-
-    Buckets are consecutive runs of samples; within a bucket the minimum and
-    the maximum are kept in their original order. NaN and infinite values are
-    skipped when choosing (a bucket of nothing else keeps its first sample).
-    """
-    count = x.shape[0]
-    if count <= max_points or max_points < 4:
-        return x, y
-    size = -(-count // (max_points // 2))  # samples per bucket, rounded up: at most max_points // 2 buckets
-    buckets = -(-count // size)
-    padded = np.full(buckets * size, np.nan)
-    padded[:count] = np.where(np.isfinite(y), y, np.nan)
-    shaped = padded.reshape(buckets, size)
-    empty = np.isnan(shaped).all(axis=1, keepdims=True)
-    shaped = np.where(empty, 0.0, shaped)  # nanargmin refuses all-NaN rows
-    low, high = np.nanargmin(shaped, axis=1), np.nanargmax(shaped, axis=1)
-    offsets = np.arange(buckets) * size
-    index = np.empty(2 * buckets, dtype=np.int64)
-    index[0::2] = offsets + np.minimum(low, high)
-    index[1::2] = offsets + np.maximum(low, high)
-    index = np.minimum(index, count - 1)  # the last bucket may be short
-    return x[index], y[index]

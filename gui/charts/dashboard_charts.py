@@ -18,19 +18,12 @@ import time
 from PySide6.QtCore import QSignalBlocker, QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QGridLayout, QWidget
 
+from convstudio.core.training.optimizer_names import state_names
 from convstudio.gui.charts.buffers import RunCurves
 from convstudio.gui.charts.live_chart import LiveChart, colour
 
 REFRESH_HZ = 10
 
-# The optimizer's state by the lecture's names, as the engine reports them.
-OPTIMIZER_STATE_NAMES: dict[str, tuple[str, ...]] = {
-    "adam": ("s", "r", "s_hat", "r_hat"),
-    "rmsprop": ("r",),
-    "adagrad": ("accumulator",),
-    "sgd": ("momentum",),
-    "lbfgs": (),
-}
 OPTIMIZER_TITLES = {"adam": "Adam state (eq. 39)", "rmsprop": "RMSprop state (eq. 38)", "adagrad": "AdaGrad state",
                     "sgd": "SGD momentum", "lbfgs": "L-BFGS (no per-layer state)"}
 _STATE_LABELS = {"s": "‖s‖", "r": "‖r‖", "s_hat": "‖ŝ‖", "r_hat": "‖r̂‖", "accumulator": "‖Σg²‖",
@@ -136,7 +129,7 @@ class TrainingCharts(QWidget):
             self.optimizer_chart.curve(key, _STATE_LABELS.get(key, key), colour(index), dashed=key.startswith("step"))
 
     def _optimizer_keys(self) -> list[str]:
-        return [*OPTIMIZER_STATE_NAMES.get(self.optimizer, ()), "step_mean", "step_max"]
+        return [*state_names(self.optimizer), "step_mean", "step_max"]
 
     # -- drawing ------------------------------------------------------------------
     def _make_fixed_curves(self) -> None:

@@ -1,14 +1,17 @@
 """One pyqtgraph chart with the habits every live chart here shares.
 
 - Curves are created once (:meth:`LiveChart.curve`) and afterwards only get
-  ``setData`` (:meth:`LiveChart.set_data`), with the series first cut to about
-  twice the plot's width in pixels by keeping each bucket's minimum and
-  maximum, so a long run costs the same to draw as a short one.
-- ``setDownsampling(auto=True, mode="peak")`` and ``setClipToView(True)`` on
-  top, 1-pixel cosmetic pens, no antialiasing, and no grid: translucent grid
-  lines across the plot doubled the cost of each repaint (measured: 110 ms
-  against 55 ms for the six charts on this 2-core machine under load).
-- Hovering shows the values of every curve at the step under the mouse.
+  ``setData`` (:meth:`LiveChart.set_data`) with the whole series.
+  ``setDownsampling(auto=True, mode="peak")`` and ``setClipToView(True)`` leave
+  pyqtgraph to draw only the visible part, cut to each bucket's minimum and
+  maximum (spikes stay visible), so a long run costs about the same to draw as a
+  short one (``python bench/chart_downsampling.py`` compares it with cutting the
+  series by hand before ``setData``).
+- 1-pixel cosmetic pens, no antialiasing, and no grid: translucent grid lines
+  across the plot doubled the cost of each repaint (measured: 110 ms against
+  55 ms for the six charts on this 2-core machine under load).
+- Hovering shows the values of every curve at the step under the mouse, read
+  from the full series (not from the points drawn).
 - A button (and pyqtgraph's own context menu) saves the chart as a PNG.
 """
 
@@ -24,7 +27,6 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from convstudio.gui import theme
-from convstudio.gui.charts.buffers import peak_decimate
 
 # A qualitative palette that reads on light and dark backgrounds (matplotlib's tab10).
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -124,6 +126,8 @@ class LiveChart(QWidget):
         layout.addWidget(self.plot_widget, 1)
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._labels: dict[str, str] = {}
+        # Each curve's series as given (no log floor): what the readout and the ranges read.
+        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._hover_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DotLine))
         self._hover_line.hide()
         self.plot.addItem(self._hover_line, ignoreBounds=True)
@@ -150,17 +154,24 @@ class LiveChart(QWidget):
         return key in self._curves
 
     def set_data(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
-        """Show ``(x, y)`` on curve ``key``, cut to about twice the plot's width in points."""
-        item = self._curves[key]
-        budget = max(64, 2 * self.plot_widget.width())
-        x, y = peak_decimate(x, y, budget)
+        """Show ``(x, y)`` on curve ``key``: x increasing and evenly spaced, as pyqtgraph's downsampling presumes.
+
+        The whole series goes to pyqtgraph, which draws only what is in view,
+        cut to about five buckets per pixel (see the module's docstring).
+        """
+        self._series[key] = (x, y)
         if self.log_y:
             y = np.maximum(y, _LOG_FLOOR)
-        item.setData(x, y)
+        self._curves[key].setData(x, y)
 
     def point_count(self, key: str) -> int:
-        """How many points curve ``key`` shows now."""
-        x, _ = self._curves[key].getOriginalDataset()
+        """How many data points curve ``key`` holds (drawn or not)."""
+        x, _ = self._series.get(key, (None, None))
+        return 0 if x is None else len(x)
+
+    def drawn_point_count(self, key: str) -> int:
+        """How many points pyqtgraph draws for curve ``key`` now (after clipping and downsampling)."""
+        x, _ = self._curves[key].getData()
         return 0 if x is None else len(x)
 
     def remove_curves(self, keep=()) -> None:
@@ -168,6 +179,7 @@ class LiveChart(QWidget):
         for key in [key for key in self._curves if key not in keep]:
             item = self._curves.pop(key)
             self._labels.pop(key, None)
+            self._series.pop(key, None)
             self.plot.removeItem(item)
             self.legend.removeItem(item)
 
@@ -175,6 +187,7 @@ class LiveChart(QWidget):
         """Empty every curve, keeping the curves."""
         for item in self._curves.values():
             item.setData([], [])
+        self._series.clear()
         self.readout.clear()
 
     # -- ranges ------------------------------------------------------------------
@@ -209,9 +222,8 @@ class LiveChart(QWidget):
     def _data_bounds(self) -> tuple[float | None, float, float]:
         """Largest x, and smallest and largest y (log10 on a log axis) over every curve."""
         x_high, lows, highs = None, [], []
-        for item in self._curves.values():
-            xs, ys = item.getOriginalDataset()
-            if xs is None or len(xs) == 0:
+        for xs, ys in self._series.values():
+            if len(xs) == 0:
                 continue
             x_high = max(x_high or 0.0, float(xs[-1]))
             ys = ys[np.isfinite(ys)]
@@ -266,12 +278,16 @@ class LiveChart(QWidget):
         self.show_values_at(x)
 
     def show_values_at(self, x: float) -> str:
-        """Show (and return) the values of every curve at the step nearest ``x``."""
+        """Show (and return) the values of every curve at its data point nearest ``x``.
+
+        The step shown is the first curve's; every value is a real data point
+        of the full series, never a point of the downsampled drawing.
+        """
         parts = []
         step = None
-        for key, item in self._curves.items():
-            xs, ys = item.getOriginalDataset()
-            if xs is None or len(xs) == 0:
+        for key in self._curves:  # in the legend's order
+            xs, ys = self._series.get(key, ((), ()))
+            if len(xs) == 0:
                 continue
             index = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
             if index > 0 and abs(xs[index - 1] - x) < abs(xs[index] - x):

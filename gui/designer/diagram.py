@@ -10,12 +10,13 @@ SVG export.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QPen, QPixmap, QPolygonF
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
@@ -28,6 +29,8 @@ _HUES = {"input": None, "conv": 212, "pool": 28, "vector": 140}
 _MARGIN = 16.0
 _GAP = 26.0
 _LABEL_GAP = 8.0
+_LABEL_WIDTHS_LIMIT = 4096  # volumes' label widths kept
+_SHRINK_STEP = 96  # px: the widget keeps its width while the volumes take at most this much less
 
 
 def spatial_px(size: int | None) -> float:
@@ -67,7 +70,9 @@ class Volume:
     width: float = 0.0  # of box and labels together
 
 
-def _volume_for(title: str, kind: str, shape: Shape | None, state: str) -> Volume:
+@functools.lru_cache(maxsize=4096)
+def _geometry(kind: str, shape: Shape | None) -> tuple[str, str, float, float, float]:
+    """(shape text, category, height, thickness, depth) of a layer's box: the same for the same output."""
     category = ("conv" if kind.startswith("conv") else "pool" if "pool" in kind
                 else "input" if kind == "input" else "vector")
     if shape is not None and len(shape) == 1:
@@ -79,7 +84,12 @@ def _volume_for(title: str, kind: str, shape: Shape | None, state: str) -> Volum
         depth = 0.45 * spatial_px(shape[-1])
     else:
         height, thickness, depth = 40.0, 10.0, 18.0
-    return Volume(title, format_shape(shape), [], category, state, height, thickness, depth)
+    return format_shape(shape), category, height, thickness, depth
+
+
+def _volume_for(title: str, kind: str, shape: Shape | None, state: str) -> Volume:
+    text, category, height, thickness, depth = _geometry(kind, shape)
+    return Volume(title, text, [], category, state, height, thickness, depth)
 
 
 def _extra_lines(volume: Volume) -> list[str]:
@@ -88,8 +98,46 @@ def _extra_lines(volume: Volume) -> list[str]:
     return extras if len(extras) <= 2 else [extras[0], f"+{len(extras) - 1} more"]
 
 
+def _appearance(volume: Volume, max_height: float, ratio: float) -> tuple:
+    """Everything that decides how ``volume`` is drawn, except where (its cached pixmap's key)."""
+    return (volume.title, volume.shape_text, tuple(volume.extras), volume.category, volume.state,
+            volume.height, volume.thickness, volume.depth, volume.width, max_height, ratio)
+
+
+def _pixmap_left(volume: Volume) -> int:
+    """Where the cached picture of ``volume`` (with its labels) begins: a whole pixel."""
+    return math.floor(volume.x - _GAP / 2)
+
+
+def _changed_span(before: list[Volume], after: list[Volume], width: float) -> tuple[float, float] | None:
+    """The horizontal span (left, right) where ``after`` is drawn differently from ``before``, or None.
+
+    Volumes equal at the start and at the end (position included) are drawn
+    the same; everything between the first and last difference is repainted,
+    labels included (they reach half a gap beyond a volume on each side).
+    """
+    start = 0
+    limit = min(len(before), len(after))
+    while start < limit and before[start] == after[start]:
+        start += 1
+    if start == len(before) == len(after):
+        return None
+    end_before, end_after = len(before), len(after)
+    while end_before > start and end_after > start and before[end_before - 1] == after[end_after - 1]:
+        end_before -= 1
+        end_after -= 1
+    changed = before[start:end_before] + after[start:end_after]
+    left = min(volume.x for volume in changed) - _GAP
+    right = max(volume.x + volume.width for volume in changed) + _GAP
+    return max(0.0, left), min(width, right)
+
+
 class NetworkDiagram(QWidget):
-    """The feature-map volumes of the document's design, redrawn on every change."""
+    """The feature-map volumes of the document's design.
+
+    After each recheck the volumes are laid out again (cheap: text widths are
+    cached) and only the span where they differ from before is repainted.
+    """
 
     def __init__(self, document: DesignDocument, parent=None):
         super().__init__(parent)
@@ -100,10 +148,16 @@ class NetworkDiagram(QWidget):
                         "unknown after a failing layer.")
         self.document = document
         self.volumes: list[Volume] = []
-        self._content = QSize(200, 200)
+        self._content = QSize(200, 200)  # what the volumes take (the exported picture's size)
+        self._extent = QSize(0, 0)  # the widget's size: it shrinks only in steps (see _layout)
         self._max_height = 0.0
-        document.changed.connect(self._on_document_changed)
-        self._on_document_changed()
+        self._widths: dict[tuple[bool, str], float] = {}  # text widths by (bold, text), for this font
+        self._metrics: tuple[QFontMetricsF, QFontMetricsF] | None = None  # for this font
+        self._label_widths: dict[tuple[str, ...], float] = {}  # the widest label of a volume, by its labels
+        self._pixmaps: dict[tuple, QPixmap] = {}  # each volume drawn, by what it looks like
+        self._pens_cache: tuple | None = None
+        document.events.rechecked.connect(self._on_rechecked)
+        self._on_rechecked(())
 
     # -- layout --------------------------------------------------------------
     def _small_font(self) -> QFont:
@@ -111,7 +165,20 @@ class NetworkDiagram(QWidget):
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         return font
 
-    def _on_document_changed(self) -> None:
+    def _on_rechecked(self, _indices) -> None:
+        """Lay the volumes out again and repaint the span where they differ from before."""
+        before, extent_before = self.volumes, self._extent
+        self._update_volumes()
+        if self._extent != extent_before:
+            self.updateGeometry()
+            self.update()
+            return
+        span = _changed_span(before, self.volumes, self._content.width())
+        if span is not None:
+            left, right = span
+            self.update(int(left), 0, int(math.ceil(right - left)) + 1, self._content.height())
+
+    def _update_volumes(self) -> None:
         report = self.document.report
         first_problem = report.problems[0].index if report.problems else None
         volumes = [_volume_for("input", "input", report.input_shape, "ok")]
@@ -124,29 +191,72 @@ class NetworkDiagram(QWidget):
             volumes.append(_volume_for(shape.name, shape.kind, shape.output_shape, state))
         self.volumes = volumes
         self._layout()
-        self.updateGeometry()
-        self.update()
+        # Keep the pixmaps of volumes still shown; the others will not be asked for again soon.
+        ratio = self.devicePixelRatioF()
+        keep = {_appearance(volume, self._max_height, ratio) for volume in volumes}
+        self._pixmaps = {key: pixmap for key, pixmap in self._pixmaps.items() if key in keep}
+
+    def _text_width(self, text: str, bold: bool, metrics: QFontMetricsF) -> float:
+        key = (bold, text)
+        width = self._widths.get(key)
+        if width is None:
+            width = self._widths[key] = metrics.horizontalAdvance(text)
+        return width
+
+    def _font_metrics(self) -> tuple[QFontMetricsF, QFontMetricsF]:
+        """Metrics of the titles' (bold) and the labels' (small) fonts, made once per font."""
+        if self._metrics is None:
+            bold = QFont(self.font())
+            bold.setBold(True)
+            self._metrics = QFontMetricsF(bold), QFontMetricsF(self._small_font())
+        return self._metrics
 
     def _layout(self) -> None:
-        bold = QFont(self.font())
-        bold.setBold(True)
-        title_metrics, small_metrics = QFontMetricsF(bold), QFontMetricsF(self._small_font())
+        title_metrics, small_metrics = self._font_metrics()
         x = _MARGIN
         self._max_height = max((v.height + v.depth * 0.75 for v in self.volumes), default=0.0)
+        label_widths, most_extras = self._label_widths, 0
         for volume in self.volumes:
-            texts = [title_metrics.horizontalAdvance(volume.title), small_metrics.horizontalAdvance(volume.shape_text)]
-            texts += [small_metrics.horizontalAdvance(extra) for extra in _extra_lines(volume)]
-            volume.width = max(volume.thickness + volume.depth, *texts)
+            extras = _extra_lines(volume)
+            most_extras = max(most_extras, len(extras))
+            labels = (volume.title, volume.shape_text, *extras)
+            width = label_widths.get(labels)
+            if width is None:  # the widest of its labels: the title in bold, the rest small
+                width = max(self._text_width(text, index == 0, title_metrics if index == 0 else small_metrics)
+                            for index, text in enumerate(labels))
+                if len(label_widths) > _LABEL_WIDTHS_LIMIT:
+                    label_widths.clear()
+                label_widths[labels] = width
+            width = max(volume.thickness + volume.depth, width)
+            volume.width = width
             volume.x = x
-            x += volume.width + _GAP
-        lines = 1 + max((len(_extra_lines(v)) for v in self.volumes), default=0)
+            x += width + _GAP
+        lines = 1 + most_extras
         label_height = title_metrics.height() + lines * small_metrics.height() + 4
         height = 2 * _MARGIN + 8 + self._max_height + _LABEL_GAP + label_height
         self._content = QSize(int(x - _GAP + _MARGIN), int(math.ceil(height)))
-        self.setMinimumSize(self._content)
+        # The widget grows with the volumes but shrinks only by a step: spinning a value up and
+        # down then leaves the scroll bar (and the volumes after the changed one) as they are.
+        width = self._content.width()
+        if width <= self._extent.width() < width + _SHRINK_STEP:
+            width = self._extent.width()
+        self._extent = QSize(width, self._content.height())
+        self.setMinimumSize(self._extent)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # cached text widths belong to the old font
+            self._widths = {}
+            self._metrics = None
+            self._label_widths = {}
+            self._layout()
+            self.updateGeometry()
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
+            self._forget_pixmaps()
+            self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return self._content
+        return self._extent
 
     # -- painting ------------------------------------------------------------
     def _colors(self, volume: Volume, palette: QPalette) -> tuple[QColor, QColor, QColor, QColor]:
@@ -165,54 +275,92 @@ class NetworkDiagram(QWidget):
         return base, base.lighter(125), base.darker(130), theme.mix(base, text, 0.55)
 
     def paint_diagram(self, painter: QPainter, palette: QPalette, visible: QRectF | None = None) -> None:
-        """Draw every volume with ``painter`` (used by the widget, PNG and SVG export)."""
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        mid = _MARGIN + self._max_height / 2 + 8
-        label_top = _MARGIN + self._max_height + _LABEL_GAP + 8
+        """Draw every volume with ``painter`` (used by the PNG and SVG export; the widget caches volumes)."""
+        pens = self._pens(palette)
+        for volume in self.volumes:
+            if visible is not None and (volume.x > visible.right() or volume.x + volume.width < visible.left()):
+                continue
+            self._paint_volume(painter, volume, palette, pens)
+
+    def _pens(self, palette: QPalette) -> tuple:
+        """Fonts, line heights and text colours shared by every volume."""
         bold = QFont(self.font())
         bold.setBold(True)
         small = self._small_font()
         text = palette.color(QPalette.ColorRole.WindowText)
         muted = theme.mix(text, palette.color(QPalette.ColorRole.Window), 0.35)
-        for volume in self.volumes:
-            if visible is not None and (volume.x > visible.right() or volume.x + volume.width < visible.left()):
-                continue
-            front, top, side, outline = self._colors(volume, palette)
-            left = volume.x + (volume.width - volume.thickness - volume.depth) / 2
-            y0 = mid - volume.height / 2 + volume.depth * 0.35
-            rect = QRectF(left, y0, volume.thickness, volume.height)
-            dx, dy = volume.depth, volume.depth * 0.7
-            pen = QPen(outline, 1.0)
-            if volume.state == "affected" or volume.shape_text.count("?"):
-                pen.setStyle(Qt.PenStyle.DashLine)
-            painter.setPen(pen)
-            painter.setBrush(top)
-            painter.drawPolygon(QPolygonF([rect.topLeft(), rect.topLeft() + QPointF(dx, -dy),
-                                           rect.topRight() + QPointF(dx, -dy), rect.topRight()]))
-            painter.setBrush(side)
-            painter.drawPolygon(QPolygonF([rect.topRight(), rect.topRight() + QPointF(dx, -dy),
-                                           rect.bottomRight() + QPointF(dx, -dy), rect.bottomRight()]))
-            painter.setBrush(front)
-            painter.drawRect(rect)
-            title_line = QFontMetricsF(bold).height()
-            line = QFontMetricsF(small).height()
-            left_edge, span = volume.x - _GAP / 2 + 2, volume.width + _GAP - 4
-            painter.setFont(bold)
-            painter.setPen(theme.error_color(palette) if volume.state == "error" else text)
-            title_box = QRectF(left_edge, label_top, span, title_line)
-            painter.drawText(title_box, Qt.AlignmentFlag.AlignHCenter, volume.title)
-            painter.setFont(small)
-            y = label_top + title_line
-            painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, volume.shape_text)
-            painter.setPen(muted)
-            for extra in _extra_lines(volume):
-                y += line
-                painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, extra)
+        return bold, small, QFontMetricsF(bold).height(), QFontMetricsF(small).height(), text, muted
+
+    def _paint_volume(self, painter: QPainter, volume: Volume, palette: QPalette, pens: tuple) -> None:
+        bold, small, title_line, line, text, muted = pens
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        mid = _MARGIN + self._max_height / 2 + 8
+        label_top = _MARGIN + self._max_height + _LABEL_GAP + 8
+        front, top, side, outline = self._colors(volume, palette)
+        left = volume.x + (volume.width - volume.thickness - volume.depth) / 2
+        y0 = mid - volume.height / 2 + volume.depth * 0.35
+        rect = QRectF(left, y0, volume.thickness, volume.height)
+        dx, dy = volume.depth, volume.depth * 0.7
+        pen = QPen(outline, 1.0)
+        if volume.state == "affected" or volume.shape_text.count("?"):
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(top)
+        painter.drawPolygon(QPolygonF([rect.topLeft(), rect.topLeft() + QPointF(dx, -dy),
+                                       rect.topRight() + QPointF(dx, -dy), rect.topRight()]))
+        painter.setBrush(side)
+        painter.drawPolygon(QPolygonF([rect.topRight(), rect.topRight() + QPointF(dx, -dy),
+                                       rect.bottomRight() + QPointF(dx, -dy), rect.bottomRight()]))
+        painter.setBrush(front)
+        painter.drawRect(rect)
+        left_edge, span = volume.x - _GAP / 2 + 2, volume.width + _GAP - 4
+        painter.setFont(bold)
+        painter.setPen(theme.error_color(palette) if volume.state == "error" else text)
+        painter.drawText(QRectF(left_edge, label_top, span, title_line), Qt.AlignmentFlag.AlignHCenter, volume.title)
+        painter.setFont(small)
+        y = label_top + title_line
+        painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, volume.shape_text)
+        painter.setPen(muted)
+        for extra in _extra_lines(volume):
+            y += line
+            painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, extra)
+
+    def _volume_pixmap(self, volume: Volume, palette: QPalette) -> QPixmap:
+        """``volume`` with its labels, drawn once and kept while it looks the same."""
+        ratio = self.devicePixelRatioF()
+        key = _appearance(volume, self._max_height, ratio)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            left = _pixmap_left(volume)
+            width, height = volume.x + volume.width + _GAP / 2 - left, self._content.height()
+            pixmap = QPixmap(int(math.ceil(width * ratio)), int(math.ceil(height * ratio)))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(palette.color(QPalette.ColorRole.Base))
+            painter = QPainter(pixmap)
+            painter.translate(-left, 0)  # whole pixels: drawn exactly as it is drawn in place
+            if self._pens_cache is None:
+                self._pens_cache = self._pens(palette)
+            self._paint_volume(painter, volume, palette, self._pens_cache)
+            painter.end()
+            self._pixmaps[key] = pixmap
+        return pixmap
+
+    def _forget_pixmaps(self) -> None:
+        self._pixmaps = {}
+        self._pens_cache = None
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # Each volume is a cached pixmap (they do not overlap): an edit redraws only the volumes
+        # that changed, and moving one along is a copy.
+        palette = self.palette()
         painter = QPainter(self)
-        painter.fillRect(event.rect(), self.palette().color(QPalette.ColorRole.Base))
-        self.paint_diagram(painter, self.palette(), QRectF(event.rect()))
+        area = QRectF(event.rect())
+        painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Base))
+        for volume in self.volumes:
+            left = _pixmap_left(volume)
+            if left > area.right() or volume.x + volume.width + _GAP / 2 < area.left():
+                continue
+            painter.drawPixmap(left, 0, self._volume_pixmap(volume, palette))
         painter.end()
 
     # -- export ----------------------------------------------------------------

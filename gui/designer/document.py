@@ -1,11 +1,20 @@
-"""The open design: its current value, file path, modified flag and undo stack.
+"""The open design: its current value, file path, modified flag, undo stack and selection.
 
 :class:`DesignDocument` is the one model the window's views listen to. Every
-edit goes through :meth:`DesignDocument.push_edit`, which turns a pure
-``core.editing`` operation into one undoable step; when the design changes, the
-document rechecks its shapes once with ``core.shapes.infer_shapes`` and emits
-:attr:`~DesignDocument.changed`. Views redraw from ``document.design`` and
-``document.report``; none keeps a copy of its own.
+edit goes through the document as one undoable step that says what it changed
+(:mod:`convstudio.gui.designer.changes`). When the design changes, the
+document rechecks its shapes once (``core.shapes.recheck``: what
+``infer_shapes`` finds, reusing the results of the layers the edit did not reach) and emits
+granular events on :attr:`DesignDocument.events`, as napari's EventedList
+does: layers inserted, removed, moved or changed, the input or the design's
+settings changed, the whole design replaced, and which layers' shape results
+differ after the recheck. Undo and redo emit the same events for the steps
+they take back or repeat. Views update just what the events name, reading
+``document.design`` and ``document.report``; none keeps a copy of its own.
+
+The selected stack row is view state kept here so that every view shows the
+same row: selecting never becomes an undo step. After an edit (or its undo)
+the document selects the layer the step was about.
 """
 
 from __future__ import annotations
@@ -22,7 +31,11 @@ from convstudio.core.design import Design, save_design
 from convstudio.core.layers import LayerBase
 from convstudio.core.presets import load_preset
 from convstudio.core.shape_records import DesignReport, LayerFix
-from convstudio.core.shapes import infer_shapes
+from convstudio.core.shapes import infer_shapes, recheck
+from convstudio.gui.designer.changes import (
+    Changes, InputChanged, Inserted, LayerChanged, Moved, Removed, Replaced, SettingsChanged, follow,
+    rechecked_layers,
+)
 from convstudio.gui.designer.layer_text import kind_title
 from convstudio.gui.designer.undo_commands import DesignEditCommand
 
@@ -34,22 +47,54 @@ def layer_row(index: int) -> int:
     return index + 1
 
 
+class DocumentEvents(QObject):
+    """What changed in the document, with payloads. Layer indices are 0-based positions in the design.
+
+    For one edit the events come in this order: the structural and field
+    events (``inserted``, ``removed``, ``moved``, ``layer_changed``,
+    ``input_changed``, ``settings_changed`` or ``replaced``), then
+    ``rechecked``, then the document's coarse ``changed``, then ``selection``.
+    When any of them is emitted, ``document.design`` and ``document.report``
+    already hold the result of the whole edit.
+    """
+
+    inserted = Signal(int, int)
+    """(index, count): ``count`` new layers at ``index``."""
+    removed = Signal(int, int)
+    """(index, count): the ``count`` layers that were at ``index`` are gone."""
+    moved = Signal(int, int)
+    """(source, target): the layer at ``source`` now sits at ``target``."""
+    layer_changed = Signal(int, object)
+    """(index, fields): fields (a tuple of names) of the layer at ``index`` changed."""
+    input_changed = Signal(object)
+    """(fields): input settings changed."""
+    settings_changed = Signal(object)
+    """(fields): the design's name, description or training section changed."""
+    replaced = Signal()
+    """Another design altogether (New, Open, a preset, recovery, or the undo of one)."""
+    rechecked = Signal(object)
+    """(indices): the layers whose shape results (or names, or validity) differ after the recheck."""
+    selection = Signal(int)
+    """(row): the selected stack row (0 the input, 1.. the layers)."""
+
+
 class DesignDocument(QObject):
-    """The design being edited, with its undo history. Emits ``changed`` after every change."""
+    """The design being edited, with its undo history; its ``events`` say what each change did."""
 
     changed = Signal()
-    """The design (and so ``report``) changed: by an edit, undo, redo, open or new."""
-    selection_requested = Signal(int)
-    """A stack row the views should select, e.g. the layer just inserted."""
+    """After every change, once its granular events are out: for listeners that need the
+    whole design rather than rows (autosave, the window title, the training settings)."""
     modified_changed = Signal(bool)
     path_changed = Signal(object)
 
     def __init__(self, design: Design, path: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
+        self.events = DocumentEvents(self)
         self._design = design
         self._report = infer_shapes(design)
         self._path = path
-        self._selected_row: int | None = None
+        self._selected_row = INPUT_ROW
+        self._updating = False
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
 
@@ -79,12 +124,27 @@ class DesignDocument(QObject):
         """The file name, or the design's name when it has no file."""
         return Path(self._path).name if self._path else self._design.name
 
+    @property
+    def updating(self) -> bool:
+        """True while the events of one change are being emitted (views then follow, not lead)."""
+        return self._updating
+
+    # -- selection: view state, never an undo step ---------------------------
+    @property
+    def selected_row(self) -> int:
+        """The selected stack row: 0 the input, 1.. the layers."""
+        return self._selected_row
+
+    def select(self, row: int) -> None:
+        """Select stack row ``row`` in every view (clamped to the rows there are)."""
+        self._select(row, force=False)
+
     # -- whole documents ---------------------------------------------------
     def reset(self, design: Design, path: str | None = None) -> None:
         """Show another design with a fresh history (New, Open, recovery)."""
         self.undo_stack.clear()
         self._set_path(path)
-        self._show(design, INPUT_ROW if not design.layers else layer_row(0))
+        self.apply_step(design, (Replaced(),))
         self.undo_stack.setClean()
         self.modified_changed.emit(False)
 
@@ -103,11 +163,14 @@ class DesignDocument(QObject):
         text: str,
         operation: Callable[..., Design],
         *args: Any,
-        select_after: int | None = None,
+        changes: Changes | None = None,
         merge_key: Hashable | None = None,
     ) -> str | None:
         """Apply ``operation(design, *args)`` as one undoable step.
 
+        ``changes`` says what the operation does to the design; without it, an
+        operation that leaves every layer and the input as they are is taken
+        to change the design's settings, and any other to replace the design.
         Returns None on success, or the readable reason when the change is
         refused (``core.editing.EditError``); nothing changes then.
         """
@@ -117,15 +180,15 @@ class DesignDocument(QObject):
             return str(error)
         if after == self._design:
             return None
-        self.undo_stack.push(
-            DesignEditCommand(self, text, self._design, after, self._selected_row, select_after, merge_key)
-        )
+        if changes is None:
+            changes = _settings_or_replaced(self._design, after)
+        self.undo_stack.push(DesignEditCommand(self, text, self._design, after, changes, merge_key))
         return None
 
     def insert_layer(self, index: int, layer: LayerBase) -> str | None:
         """Insert ``layer`` before layer ``index``; selects it."""
         return self.push_edit(f"Add {kind_title(layer.kind)}", editing.insert_layer, index, layer,
-                              select_after=layer_row(index))
+                              changes=(Inserted(index),))
 
     def insert_kind(self, index: int, kind: str) -> str | None:
         """Insert a new layer of ``kind`` with default settings before layer ``index``."""
@@ -134,56 +197,112 @@ class DesignDocument(QObject):
     def remove_layer(self, index: int) -> str | None:
         """Remove layer ``index``; selects the row that takes its place."""
         name = self._report.layers[index].name
-        remaining = len(self._design.layers) - 1
-        return self.push_edit(f"Remove {name}", editing.remove_layer, index,
-                              select_after=layer_row(min(index, remaining - 1)) if remaining else INPUT_ROW)
+        return self.push_edit(f"Remove {name}", editing.remove_layer, index, changes=(Removed(index),))
 
     def move_layer(self, source: int, target: int) -> str | None:
         """Move layer ``source`` so that it ends at position ``target``."""
         if source == target:
             return None
         name = self._report.layers[source].name
-        return self.push_edit(f"Move {name}", editing.move_layer, source, target, select_after=layer_row(target))
+        return self.push_edit(f"Move {name}", editing.move_layer, source, target, changes=(Moved(source, target),))
 
     def duplicate_layer(self, index: int) -> str | None:
         """Put a copy of layer ``index`` right after it; selects the copy."""
         name = self._report.layers[index].name
-        return self.push_edit(f"Duplicate {name}", editing.duplicate_layer, index,
-                              select_after=layer_row(index + 1))
+        return self.push_edit(f"Duplicate {name}", editing.duplicate_layer, index, changes=(Inserted(index + 1),))
 
     def set_layer_field(self, index: int, field: str, value: Any) -> str | None:
         """Set one field of layer ``index``; quick successive changes of one field merge."""
         name = self._report.layers[index].name
         return self.push_edit(f"Set {name}.{field}", editing.set_layer_field, index, field, value,
-                              select_after=layer_row(index), merge_key=("layer", index, field))
+                              changes=(LayerChanged(index, (field,)),), merge_key=("layer", index, field))
 
     def set_input_field(self, field: str, value: Any) -> str | None:
         """Set one input setting (channels, height, width, depth)."""
         return self.push_edit(f"Set input {field}", editing.set_input_field, field, value,
-                              select_after=INPUT_ROW, merge_key=("input", field))
+                              changes=(InputChanged((field,)),), merge_key=("input", field))
 
     def apply_fix(self, index: int, fix: LayerFix) -> str | None:
-        """Apply one of the shape engine's fixes to layer ``index``."""
-        return self.push_edit(f"Fix: {fix.description}", editing.apply_fix, index, fix,
-                              select_after=layer_row(editing.fixed_layer_index(index, fix)))
+        """Apply one of the shape engine's fixes to layer ``index``; the fixed layer stays selected."""
+        # The fixed layer comes first, with no fields when the fix only inserts a layer before it,
+        # so that the selection follows it (and it is redrawn: what it receives changed).
+        changes: Changes = (LayerChanged(index, tuple(fix.changes or ())),)
+        if fix.insert_before:
+            changes += (Inserted(index),)
+        return self.push_edit(f"Fix: {fix.description}", editing.apply_fix, index, fix, changes=changes)
 
     def load_preset(self, key: str) -> None:
         """Replace the design by a preset as one undoable step (the file path is dropped)."""
         design = load_preset(key)
         if design == self._design and self._path is None:
             return  # already showing this preset
-        command = DesignEditCommand(
-            self, f"Load preset {design.name}", self._design, design, self._selected_row, layer_row(0),
-            path_before=self._path, path_after=None, changes_path=True,
-        )
-        self.undo_stack.push(command)
+        self.replace_design(f"Load preset {design.name}", design, drop_path=True)
 
-    # -- selection, as a hint for views -------------------------------------
-    def note_selection(self, row: int | None) -> None:
-        """Remember the selected stack row, so undo can select it again."""
-        self._selected_row = row
+    def replace_design(self, text: str, design: Design, drop_path: bool = False) -> None:
+        """Replace the whole design as one undoable step (a preset, a recovered autosave)."""
+        self.undo_stack.push(DesignEditCommand(
+            self, text, self._design, design, (Replaced(),),
+            path_before=self._path, path_after=None if drop_path else self._path, changes_path=drop_path,
+        ))
+
+    # -- applying a step (the undo commands call this) -------------------------
+    def apply_step(self, design: Design, changes: Changes, path: str | None = None,
+                   changes_path: bool = False, report: DesignReport | None = None) -> DesignReport:
+        """Show ``design``, which differs from the current one as ``changes`` say, and emit the events.
+
+        Called by :class:`~convstudio.gui.designer.undo_commands.DesignEditCommand`
+        (with the inverted changes on undo) and by :meth:`reset`. ``report`` is
+        the shape report of ``design`` when it is known already (undo and redo
+        bring back a design that was checked when the step was made: designs are
+        immutable values). Returns the report shown.
+        """
+        before = self._report
+        if report is None:
+            # Only the layers the step reaches are checked again; the report equals infer_shapes(design).
+            report = recheck(design, self._design, before)
+        self._report = report
+        self._design = design
+        if changes_path:
+            self._set_path(path)
+        events = self.events
+        self._updating = True
+        try:
+            for change in changes:
+                if isinstance(change, Inserted):
+                    events.inserted.emit(change.index, change.count)
+                elif isinstance(change, Removed):
+                    events.removed.emit(change.index, change.count)
+                elif isinstance(change, Moved):
+                    events.moved.emit(change.source, change.target)
+                elif isinstance(change, LayerChanged):
+                    events.layer_changed.emit(change.index, change.fields)
+                elif isinstance(change, InputChanged):
+                    events.input_changed.emit(change.fields)
+                elif isinstance(change, SettingsChanged):
+                    events.settings_changed.emit(change.fields)
+                else:
+                    events.replaced.emit()
+            events.rechecked.emit(rechecked_layers(before, self._report, changes))
+        finally:
+            self._updating = False
+        self.changed.emit()
+        target = follow(changes, len(design.layers))
+        structural = any(not isinstance(change, (LayerChanged, InputChanged, SettingsChanged))
+                         for change in changes)
+        if target is not None:
+            # Rows moved under the selection: say it again even when its number stayed.
+            self._select(INPUT_ROW if target < 0 else layer_row(target), force=structural)
+        elif structural:
+            self._select(self._selected_row, force=True)
+        return report
 
     # -- internals --------------------------------------------------------------
+    def _select(self, row: int, force: bool) -> None:
+        row = max(INPUT_ROW, min(row, len(self._design.layers)))
+        if row != self._selected_row or force:
+            self._selected_row = row
+            self.events.selection.emit(row)
+
     @Slot(bool)
     def _on_clean_changed(self, clean: bool) -> None:
         self.modified_changed.emit(not clean)
@@ -193,11 +312,19 @@ class DesignDocument(QObject):
             self._path = path
             self.path_changed.emit(path)
 
-    def _show(self, design: Design, select: int | None, path: str | None = None, changes_path: bool = False) -> None:
-        self._design = design
-        self._report = infer_shapes(design)
-        if changes_path:
-            self._set_path(path)
-        self.changed.emit()
-        if select is not None:
-            self.selection_requested.emit(select)
+
+def _settings_or_replaced(before: Design, after: Design) -> Changes:
+    """What an edit without its own description did: changed settings only, or everything."""
+    same_layers = len(before.layers) == len(after.layers) and all(
+        old is new for old, new in zip(before.layers, after.layers))
+    if not same_layers:
+        return (Replaced(),)
+    changes: Changes = ()
+    if before.input != after.input:
+        changes += (InputChanged(tuple(name for name in type(after.input).model_fields
+                                       if getattr(before.input, name) != getattr(after.input, name))),)
+    fields = tuple(name for name in type(after).model_fields
+                   if name not in ("layers", "input") and getattr(before, name) != getattr(after, name))
+    if fields:
+        changes += (SettingsChanged(fields),)
+    return changes or (Replaced(),)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import (
     QFormLayout, QFrame, QGroupBox, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget,
 )
@@ -24,9 +24,11 @@ from convstudio.gui.forms.field_editors import make_editor
 from convstudio.gui.forms.field_specs import editable_fields
 from convstudio.gui.designer.formula_text import input_explanation, layer_explanation
 from convstudio.gui.designer.layer_text import kind_summary, kind_title
+from convstudio.gui.designer.rich_text import RichTextLabel
 
 _FIELD_LABELS = {"out_channels": "channels C", "kernel_size": "kernel k", "stride": "stride s",
                  "padding": "padding P", "p": "p (drop)", "eps": "epsilon", "flatten_input": "flatten input"}
+_LAYOUT_LEVELS = 4  # form, forms area, inspector body, scroll area's viewport: parents laid out in turn
 
 
 def _label_for(field: str) -> str:
@@ -51,17 +53,17 @@ class Inspector(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.document = document
-        self._row = INPUT_ROW
+        self._row = document.selected_row
         self._fix_key: tuple | None = None
         self._shown: tuple | None = None
+        self._text_of: tuple | None = None  # (row, report) the title, formula and problem were written for
         self.fix_buttons: list[QPushButton] = []
 
         body = QWidget(self)
         layout = QVBoxLayout(body)
-        self.title = QLabel(body)
+        # Rich text that changes on every edit: not a word-wrapped QLabel, whose relayout costs milliseconds.
+        self.title = RichTextLabel(body)
         self.title.setObjectName("inspectorTitle")
-        self.title.setWordWrap(True)
-        self.title.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.title)
         # One form per layer kind, built on first use and kept: switching rows stays cheap.
         self._forms: dict[tuple, _Form] = {}
@@ -78,11 +80,8 @@ class Inspector(QScrollArea):
 
         self.formula_box = QGroupBox("Output size", body)
         formula_layout = QVBoxLayout(self.formula_box)
-        self.formula = QLabel(self.formula_box)
+        self.formula = RichTextLabel(self.formula_box)
         self.formula.setObjectName("inspectorFormula")
-        self.formula.setWordWrap(True)
-        self.formula.setTextFormat(Qt.TextFormat.RichText)
-        self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         formula_layout.addWidget(self.formula)
         layout.addWidget(self.formula_box)
 
@@ -98,20 +97,40 @@ class Inspector(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
 
-        document.changed.connect(self._on_document_changed)
-        self.show_row(INPUT_ROW)
+        events = document.events
+        events.selection.connect(self.show_row)
+        events.layer_changed.connect(self._on_layer_changed)
+        events.input_changed.connect(self._on_input_changed)
+        events.rechecked.connect(self._on_rechecked)
+        self.show_row(self._row)
 
     # -- what is shown ------------------------------------------------------
     def show_row(self, row: int) -> None:
-        """Show stack row ``row`` (0: the input)."""
+        """Show stack row ``row`` (0: the input); the document selects it, this follows."""
         if row != self._row:
             self.edit_error.hide()
         self._row = row
+        self._shown = None  # the rows may have moved under the same number
         self._refresh()
 
-    def _on_document_changed(self) -> None:
-        self._row = min(self._row, len(self.document.design.layers))
-        self._refresh()
+    def _on_layer_changed(self, index: int, _fields) -> None:
+        if index == self._layer_index():
+            self._shown = None
+            self._refresh()
+
+    def _on_input_changed(self, _fields) -> None:
+        if self._row == INPUT_ROW:
+            self._shown = None
+            self._refresh()
+
+    def _on_rechecked(self, indices) -> None:
+        # Structural edits are followed by a selection event; here only the text can be stale.
+        index = self._layer_index()
+        if index is None or index not in indices:
+            return
+        written = self._text_of
+        if written is None or written[0] != self._row or written[1] is not self.document.report:
+            self._update_text()
 
     def _layer_index(self) -> int | None:
         return None if self._row == INPUT_ROW else self._row - 1
@@ -127,22 +146,30 @@ class Inspector(QScrollArea):
         return self._form.keep_label if self._form else None
 
     def _refresh(self) -> None:
+        self._row = min(self._row, len(self.document.design.layers))
         design = self.document.design
         if self._shown is not None and self._shown[0] == self._row and self._shown[1] is design:
-            return  # already showing this row of this design (the stack and the document both ask)
+            return  # already showing this row of this design
         self._shown = (self._row, design)
         index = self._layer_index()
         key = ("input",) if index is None else (self.document.design.layers[index].kind,)
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = self._build_form(key)
-        if form is not self._form:
+        switched = form is not self._form
+        if switched:
             if self._form is not None:
                 self._form.host.hide()
             form.host.show()
             self._form = form
         self._update_values()
         self._update_text()
+        if switched:
+            # Lay the new form out now rather than on the posted layout requests: the window then
+            # draws the edit in one frame, not the stack first and the inspector a frame later.
+            # Each parent's layout request is posted while its child is laid out: a few rounds.
+            for _level in range(_LAYOUT_LEVELS):
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def _build_form(self, key: tuple) -> _Form:
         if key == ("input",):
@@ -187,6 +214,7 @@ class Inspector(QScrollArea):
     def _update_text(self) -> None:
         index = self._layer_index()
         report = self.document.report
+        self._text_of = (self._row, report)
         if index is None:
             spec = self.document.design.input
             self.title.setText(f"<b>Input</b> — {escape(spec.__class__.__doc__.strip().splitlines()[0])}")

@@ -3,26 +3,35 @@
 A table over :class:`~convstudio.gui.designer.layer_table_model.LayerStackModel`. Layers can be
 dragged to reorder them and kinds dropped from the palette; Delete, Ctrl+D and
 Alt+Up/Down (also in the context menu) remove, duplicate and move the selected
-layer. The view selects what the document asks for after each edit.
+layer. The selected row is the document's (view state shared by every view,
+never an undo step): a click selects it there, and the view shows what the
+document selects, e.g. the layer an edit or its undo was about.
+
+An edit on a long design repaints every visible row, both headers and the
+scroll bar; the view paints its rows a row at a time, and its headers
+(:mod:`~convstudio.gui.designer.stack_headers`) and scroll bar
+(:mod:`~convstudio.gui.designer.stack_scroll_bar`) copy what the style drew
+once, with Qt's pixels (``tests/gui/test_designer_stack_painting.py``).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QRect, Qt
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOptionFocusRect, QStyleOptionViewItem, QTableView
 
 from convstudio.gui.designer.document import INPUT_ROW, DesignDocument
+from convstudio.gui.designer.layer_delegate import LayerRowDelegate
 from convstudio.gui.designer.layer_table_model import LayerStackModel
+from convstudio.gui.designer.stack_headers import ColumnTitles, RowNumbers
+from convstudio.gui.designer.stack_scroll_bar import StackScrollBar
 
 
 _SELECT_ROW = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
 
 
 class LayerStackView(QTableView):
-    """The input and layers with their settings and output sizes. Emits ``row_selected``."""
-
-    row_selected = Signal(int)
+    """The input and layers with their settings and output sizes; the current row is the document's selection."""
 
     def __init__(self, document: DesignDocument, parent=None):
         super().__init__(parent)
@@ -30,6 +39,8 @@ class LayerStackView(QTableView):
         self.document = document
         self.stack_model = LayerStackModel(document, self)
         self.setModel(self.stack_model)
+        self.row_delegate = LayerRowDelegate(self.stack_model, self)
+        self.setItemDelegate(self.row_delegate)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -43,6 +54,9 @@ class LayerStackView(QTableView):
         self.setShowGrid(False)
         self.setWordWrap(False)
         self.setAccessibleName("Layer stack")
+        self.setHorizontalHeader(ColumnTitles(self))
+        self.setVerticalHeader(RowNumbers(self))
+        self.setVerticalScrollBar(StackScrollBar(Qt.Orientation.Vertical, self))
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self.horizontalHeader()
@@ -55,9 +69,13 @@ class LayerStackView(QTableView):
             self.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
         self._make_actions()
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
-        document.selection_requested.connect(self.select_row)
-        document.changed.connect(self._on_document_changed)
-        self.select_row(INPUT_ROW)
+        # Rows inserted or removed: lay the rows out now, not on Qt's zero timer, so that the
+        # repaint they need joins the one of the changed rows in a single frame.
+        self.stack_model.rowsInserted.connect(self._lay_out_rows_now)
+        self.stack_model.rowsRemoved.connect(self._lay_out_rows_now)
+        document.events.selection.connect(self.select_row)
+        document.changed.connect(self._update_actions)  # the layer count decides "move down"
+        self.select_row(document.selected_row)
 
     # -- actions ----------------------------------------------------------
     def _make_actions(self) -> None:
@@ -116,21 +134,25 @@ class LayerStackView(QTableView):
             self.scrollTo(index)
 
     def _on_current_row_changed(self, current, _previous) -> None:
-        row = current.row() if current.isValid() else None
-        self.document.note_selection(row)
         self._update_actions()
-        if row is not None:
-            self.row_selected.emit(row)
+        # While the document applies an edit, Qt moves the current row along with the rows;
+        # the document says what to select once the edit is done.
+        if current.isValid() and not self.document.updating:
+            self.document.select(current.row())
 
-    def _on_document_changed(self) -> None:
-        self._update_actions()
-        # Rows inserted or removed above the selection move it without a currentRowChanged.
-        row = self.selected_row()
-        if row is not None:
-            self.row_selected.emit(row)
+    def _lay_out_rows_now(self, *_args) -> None:
+        self.executeDelayedItemsLayout()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # the delegate's prepared texts belong to the old font
+            self.row_delegate.forget()
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().paintEvent(event)
+        if self.state() == QAbstractItemView.State.NoState and self.isLeftToRight() and not self.showGrid():
+            self._paint_rows(event.rect())
+        else:  # a drag over the stack (Qt draws the drop indicator), a right-to-left layout, a grid
+            super().paintEvent(event)
         if self.stack_model.rowCount() > 1:
             return
         # An empty design: say what to do, below the input row.
@@ -141,6 +163,72 @@ class LayerStackView(QTableView):
         painter.drawText(area, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
                          "Drag layers here from the palette, or double-click one to add it.\n"
                          "Or open a preset from the Presets menu (CIFAR10 is the lecture's network).")
+        painter.end()
+
+    def _paint_rows(self, area: QRect) -> None:
+        """Paint the rows in ``area`` a row at a time: what QTableView paints, for a fraction of the cost.
+
+        QTableView calls the delegate once per cell with a fresh style option,
+        which from Python costs more than drawing the cell; an insert repaints
+        every visible row (they all moved). Here the rows go to
+        :meth:`LayerRowDelegate.paint_rows` in one call; when the stack has
+        focus, the style then frames the current cell as it does when a delegate
+        paints it. The pixels are Qt's own: ``tests/gui/test_designer_stack_painting.py``.
+        """
+        model = self.stack_model
+        first = self.rowAt(area.top())
+        if first < 0:
+            return  # below the last row: nothing but the viewport's background
+        last = self.rowAt(area.bottom())
+        last = model.rowCount() - 1 if last < 0 else last
+        columns = []
+        for column in range(model.columnCount()):
+            left, width = self.columnViewportPosition(column), self.columnWidth(column)
+            if width > 0 and not self.isColumnHidden(column) and left <= area.right() and left + width > area.left():
+                columns.append((column, left, width))
+        if not columns:
+            return
+        # Rows are selected whole, one at a time; asking isRowSelected of every row asks the model
+        # for an index per cell (each a call into Python). Only rows the selection touches are asked.
+        selection = self.selectionModel()
+        touched = {row for span in selection.selection() for row in range(span.top(), span.bottom() + 1)}
+        selected_rows = {row for row in touched if first <= row <= last and selection.isRowSelected(row, QModelIndex())}
+        alternate_rows = self.alternatingRowColors()
+        top, height = self.rowViewportPosition(first), self.rowHeight(first)
+        if self.rowViewportPosition(last) == top + (last - first) * height and self.rowHeight(last) == height:
+            # Rows of one height (the usual case): their places follow without asking the header for each.
+            places = [(top + (row - first) * height, height) for row in range(first, last + 1)]
+        else:
+            places = [(self.rowViewportPosition(row), self.rowHeight(row)) for row in range(first, last + 1)]
+        rows = [(row, row_top, row_height, row in selected_rows, alternate_rows and row % 2 == 1)
+                for row, (row_top, row_height) in zip(range(first, last + 1), places)]
+        current = self.currentIndex()
+        focus = (self.hasFocus() or self.viewport().hasFocus()) and current.isValid() and first <= current.row() <= last
+        painter = QPainter(self.viewport())
+        self.row_delegate.paint_rows(painter, self.palette(), self.font(), self.viewport(), self.isActiveWindow(),
+                                     rows, columns)
+        if focus and any(column == current.column() for column, _, _ in columns):
+            row, top, height, selected, alternate = rows[current.row() - first]
+            column = current.column()
+            option = QStyleOptionViewItem()
+            self.initViewItemOption(option)
+            option.rect = QRect(self.columnViewportPosition(column), top, self.columnWidth(column), height)
+            option.state |= QStyle.StateFlag.State_HasFocus
+            if selected:
+                option.state |= QStyle.StateFlag.State_Selected
+            if alternate:
+                option.features |= QStyleOptionViewItem.ViewItemFeature.Alternate
+            # The cell itself is drawn with its row; the style adds the focus frame as it does for a delegate.
+            style = self.style()
+            frame = QStyleOptionFocusRect()
+            frame.initFrom(self)
+            frame.state = option.state | QStyle.StateFlag.State_KeyboardFocusChange | QStyle.StateFlag.State_Item
+            frame.rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemFocusRect, option, self)
+            group = (QPalette.ColorGroup.Normal if option.state & QStyle.StateFlag.State_Enabled
+                     else QPalette.ColorGroup.Disabled)
+            frame.backgroundColor = option.palette.color(
+                group, QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Window)
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_FrameFocusRect, frame, painter, self)
         painter.end()
 
     # -- edits --------------------------------------------------------------

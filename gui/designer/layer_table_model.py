@@ -3,7 +3,7 @@
 Columns: layer name, key settings (``64 ch, k4 s1 p2, relu``), output size
 (``64x17x17``) and parameters. The model reads everything from the
 :class:`~convstudio.gui.designer.document.DesignDocument`; drops and moves go to the document as
-undoable edits, and the model redraws when the document says it changed.
+undoable edits, and the model updates the rows the document's events name.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from PySide6.QtGui import QFont
 
 from convstudio.core.shape_records import format_shape
 from convstudio.gui import theme
-from convstudio.gui.designer.document import DesignDocument
+from convstudio.gui.designer.document import INPUT_ROW, DesignDocument, layer_row
 from convstudio.gui.designer.layer_text import input_settings, kind_title, layer_settings
 from convstudio.gui.designer.palette import KIND_MIME_TYPE, kinds_from_mime
 
 ROWS_MIME_TYPE = "application/x-convstudio-layer-rows"
 COLUMNS = ("Layer", "Settings", "Output", "Parameters")
 OUTPUT_COLUMN = 2
-_PARAMS_COLUMN = 3
+PARAMS_COLUMN = 3
 # Roles and flags as plain values: data() and flags() run thousands of times per second.
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
@@ -31,56 +31,105 @@ _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _HANDLED_ROLES = frozenset({_DISPLAY, _TOOLTIP, _FOREGROUND, _BACKGROUND, _FONT, _ALIGNMENT})
+_MAX_RUNS = 4  # more runs of changed rows than this are redrawn as one span: each signal costs the view work
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _INPUT_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LAYER_FLAGS = _INPUT_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
 
 
-def _single_difference(shorter: tuple, longer: tuple) -> int | None:
-    """Where ``longer`` has one extra item compared with ``shorter``, or None if it differs otherwise."""
-    at = next((i for i, (a, b) in enumerate(zip(shorter, longer)) if a is not b), len(shorter))
-    if all(a is b for a, b in zip(shorter[at:], longer[at + 1:])):
-        return at
-    return None
+def row_label(row: int) -> str:
+    """The number shown for stack row ``row``: "in" for the input, then the layer's 1-based position."""
+    return str(row) if row else "in"
 
 
 class LayerStackModel(QAbstractTableModel):
-    """Rows: the input (row 0), then the layers. Accepts palette kinds and row moves as drops."""
+    """Rows: the input (row 0), then the layers. Accepts palette kinds and row moves as drops.
+
+    The model follows the document's events: rows are inserted, removed and
+    moved as the design's layers are, and ``dataChanged`` is emitted only for
+    the rows whose contents the recheck changed, so views keep their scroll
+    position and selection and repaint only those rows.
+    """
 
     def __init__(self, document: DesignDocument, parent=None):
         super().__init__(parent)
         self.document = document
-        self._layers = tuple(document.design.layers)
-        self._rows = len(self._layers) + 1
-        self._first_problem: int | None = None
+        self._rows = len(document.design.layers) + 1
+        # (texts, tooltip, state) per row, built when a view first asks: views ask many times per paint.
         self._cache: dict[int, tuple] = {}
         self._font_cache: dict[bool, QFont] = {}
-        self._on_changed()
-        document.changed.connect(self._on_changed)
+        events = document.events
+        events.inserted.connect(self._on_inserted)
+        events.removed.connect(self._on_removed)
+        events.moved.connect(self._on_moved)
+        events.input_changed.connect(self._on_input_changed)
+        events.replaced.connect(self._on_replaced)
+        events.rechecked.connect(self._on_rechecked)
 
-    def _on_changed(self) -> None:
-        report = self.document.report
-        self._first_problem = report.problems[0].index if report.problems else None
-        self._cache = {}
-        self._font_cache = {}
-        old, new = self._layers, tuple(self.document.design.layers)
-        self._layers = new
-        # Edits keep untouched layers as the same objects, so one inserted or removed
-        # row is found by identity; views then keep their scroll position and selection.
-        if len(new) == len(old) + 1 and (at := _single_difference(old, new)) is not None:
-            self.beginInsertRows(QModelIndex(), at + 1, at + 1)
-            self._rows += 1
-            self.endInsertRows()
-        elif len(new) == len(old) - 1 and (at := _single_difference(new, old)) is not None:
-            self.beginRemoveRows(QModelIndex(), at + 1, at + 1)
-            self._rows -= 1
-            self.endRemoveRows()
-        elif len(new) != len(old):
-            self.beginResetModel()
-            self._rows = len(new) + 1
-            self.endResetModel()
+    # -- following the document ---------------------------------------------------
+    def _on_inserted(self, index: int, count: int) -> None:
+        first = layer_row(index)
+        self.beginInsertRows(QModelIndex(), first, first + count - 1)
+        self._rows += count
+        self._cache = {row + count if row >= first else row: item for row, item in self._cache.items()}
+        self.endInsertRows()
+
+    def _on_removed(self, index: int, count: int) -> None:
+        first = layer_row(index)
+        end = first + count
+        self.beginRemoveRows(QModelIndex(), first, end - 1)
+        self._rows -= count
+        self._cache = {row - count if row >= end else row: item for row, item in self._cache.items()
+                       if not first <= row < end}
+        self.endRemoveRows()
+
+    def _on_moved(self, source: int, target: int) -> None:
+        old, new = layer_row(source), layer_row(target)
+        # Qt names the row before which the moved row lands, counted before the move.
+        if not self.beginMoveRows(QModelIndex(), old, old, QModelIndex(), new + 1 if new > old else new):
             return
-        self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, len(COLUMNS) - 1))
+        order = list(range(self._rows))
+        order.insert(new, order.pop(old))
+        where = {was: now for now, was in enumerate(order)}
+        self._cache = {where[row]: item for row, item in self._cache.items()}
+        self.endMoveRows()
+
+    def _on_input_changed(self, _fields) -> None:
+        self._changed_rows(INPUT_ROW, INPUT_ROW)
+
+    def _on_replaced(self) -> None:
+        self.beginResetModel()
+        self._rows = len(self.document.design.layers) + 1
+        self._cache = {}
+        self.endResetModel()
+
+    def _on_rechecked(self, indices) -> None:
+        """Redraw the rows whose contents changed: each contiguous run, or their span when there are many."""
+        if self._rows != len(self.document.design.layers) + 1:  # an edit that did not say what it did
+            self._on_replaced()
+            return
+        if not indices:
+            return
+        for index in indices:
+            self._cache.pop(layer_row(index), None)
+        runs: list[list[int]] = []
+        for index in indices:
+            if runs and index == runs[-1][1] + 1:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index])
+        if len(runs) > _MAX_RUNS:  # e.g. every dropout below an inserted one was renumbered
+            runs = [[runs[0][0], runs[-1][1]]]  # rows between keep their cached texts: repainted, not rebuilt
+        for first, last in runs:
+            self._emit_changed(layer_row(first), layer_row(last))
+
+    def _changed_rows(self, first: int, last: int) -> None:
+        for row in range(first, last + 1):
+            self._cache.pop(row, None)
+        self._emit_changed(first, last)
+
+    def _emit_changed(self, first: int, last: int) -> None:
+        self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
 
     # -- shape of the table ---------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt's name
@@ -93,33 +142,35 @@ class LayerStackModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
-            return str(section) if section else "in"
+            return row_label(section)
         return None
 
     # -- contents -----------------------------------------------------------
     def row_problem(self, row: int) -> str | None:
         """The engine's message for a failing row, or why an affected row's size is unknown."""
-        if row == 0 or self._first_problem is None:
+        problems = self.document.report.problems
+        if row == 0 or not problems:
             return None
         layer = self.document.report.layers[row - 1]
         if layer.problem is not None:
             return f"{layer.label}: {layer.problem}"
-        if layer.index > self._first_problem:
-            first = self.document.report.layers[self._first_problem]
+        first = problems[0]
+        if layer.index > first.index:
             return f"After a failing layer: {first.label} {first.problem.message}"
         return None
 
     def row_state(self, row: int) -> str:
         """``ok``, ``error`` (this layer fails) or ``affected`` (after a failing layer)."""
-        if row == 0 or self._first_problem is None:
+        problems = self.document.report.problems
+        if row == 0 or not problems:
             return "ok"
         layer = self.document.report.layers[row - 1]
         if layer.problem is not None:
             return "error"
-        return "affected" if layer.index > self._first_problem else "ok"
+        return "affected" if layer.index > problems[0].index else "ok"
 
-    def _row(self, row: int) -> tuple:
-        """(texts, tooltip, state) of a row, built once per change: views ask many times per paint."""
+    def row_view(self, row: int) -> tuple[tuple[str, ...], str | None, str]:
+        """(texts by column, tooltip, state) of a row, built once per change: views ask many times per paint."""
         cached = self._cache.get(row)
         if cached is None:
             texts = tuple(self._display(row, column) for column in range(len(COLUMNS)))
@@ -131,7 +182,7 @@ class LayerStackModel(QAbstractTableModel):
         if role not in _HANDLED_ROLES:  # most roles a delegate asks for: answered fast
             return None
         row, column = index.row(), index.column()
-        texts, tooltip, state = self._row(row)
+        texts, tooltip, state = self.row_view(row)
         if role == _DISPLAY:
             return texts[column]
         if role == _TOOLTIP:
@@ -151,7 +202,7 @@ class LayerStackModel(QAbstractTableModel):
                 font = self._font_cache[bold] = QFont()
                 font.setBold(bold)
             return font
-        return _RIGHT if column == _PARAMS_COLUMN else None
+        return _RIGHT if column == PARAMS_COLUMN else None
 
     def _display(self, row: int, column: int) -> str:
         report = self.document.report

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from convstudio.gui.forms.field_specs import INT_LIMIT, FieldSpec
+from convstudio.gui.forms.name_editors import NameChoiceEditor, NameListEditor
 
 _AXIS_LETTERS = {2: ("H", "W"), 3: ("D", "H", "W")}
 
@@ -246,11 +247,15 @@ class AxesEditor(QWidget):
 
 
 def make_editor(spec: FieldSpec, rank: int | None, parent: QWidget) -> QWidget:
-    """The editor widget for ``spec`` (``rank``: spatial axes of the layer, for ``axes`` fields)."""
+    """The editor widget for ``spec`` (``rank``: spatial axes of the layer, for ``axes`` fields).
+
+    ``layers`` and ``layer`` editors pick from names the form gives them with ``set_choices``.
+    """
     if spec.editor == "axes":
         return AxesEditor(spec, rank or 2, parent)
     editor_class: Any = {
         "int": IntEditor, "optional_int": OptionalIntEditor, "float": FloatEditor,
         "bool": BoolEditor, "choice": ChoiceEditor, "text": NameEditor,
+        "layers": NameListEditor, "layer": NameChoiceEditor,
     }[spec.editor]
     return editor_class(spec, parent)

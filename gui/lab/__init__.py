@@ -1,12 +1,14 @@
 """The lab in the app: a "Lab" menu whose actions open one panel per experiment of :mod:`core.lab`.
 
-- :func:`install_lab_menu` (in :mod:`gui.lab.menu`) adds the menu to the main window;
-- :mod:`gui.lab.worker` runs a core experiment on a QThread, with progress and Cancel;
+- :class:`LabController` (in :mod:`gui.lab.menu`) owns the menu and docks the panels; the main window
+  puts the menu in its menu bar, and :func:`install_lab_menu` returns it;
+- each panel runs its core experiment with a :class:`gui.background.Worker` (progress, Cancel):
+  on a thread, or in a child process for the experiments that train (ensembles, remedies);
 - :mod:`gui.lab.panel` is what every panel shares (options, Run / Cancel, progress, messages);
 - one module per panel: :mod:`~gui.lab.gradcheck_panel`, :mod:`~gui.lab.signal_panel`,
   :mod:`~gui.lab.dropout_panel`, :mod:`~gui.lab.ensemble_panel`, :mod:`~gui.lab.remedies_panel`;
 - :mod:`gui.lab.plots` holds the plot and colour helpers, :mod:`gui.lab.datasets` a small dataset cache;
-- ``python -m gui.lab.screenshots`` makes the README's screenshots (:mod:`gui.lab.screenshots`).
+- ``python tools/lab_screenshots.py`` makes the README's screenshots of the lab.
 
 The panels only draw what the core returns; every number comes from :mod:`core.lab`.
 """

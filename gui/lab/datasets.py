@@ -1,8 +1,9 @@
 """The last dataset a lab experiment loaded, kept for the next one.
 
 Generating the built-in shapes takes seconds and reading CIFAR10 longer; a
-student running the dropout lab, then an ensemble, then the remedies on the
-same settings should wait once. One dataset is kept (the uint8 tensors, about
+student running the dropout lab twice on the same run should wait once. (The
+experiments that train, ensembles and remedies, load their data in their own
+child process.) One dataset is kept (the uint8 tensors, about
 180 MB for CIFAR10); the lock makes the cache safe to use from worker threads.
 """
 

@@ -67,8 +67,8 @@ class DropoutPanel(LabPanel):
     object_name = "dropoutPanel"
     run_text = "Compare rules"
 
-    def __init__(self, window, parent=None):
-        super().__init__(window, parent)
+    def __init__(self, document, runs_root=None, parent=None):
+        super().__init__(document, runs_root, parent)
         self._suggested = ""
         self.run_dir = QLineEdit(self)
         self.run_dir.setObjectName("dropoutRunDir")

@@ -1,7 +1,8 @@
 """The ensemble panel: train K members of the design with different seeds, compare them with their average.
 
 Runs :func:`core.lab.ensembles.train_ensemble` with the design's saved
-training settings (epochs and data limit from the panel). Each member is an
+training settings (epochs and data limit from the panel), in a child process
+(:func:`~core.lab.ensembles.ensemble_job`): members train at the headless speed. Each member is an
 ordinary run folder ``member<i>-seed<s>`` in the design's runs folder, so the
 training dashboard's runs list shows it; seeds used by earlier members there
 are skipped, so no member is overwritten or merely repeated. Plots: each
@@ -11,6 +12,7 @@ a line, the member average dashed.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -20,10 +22,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QSpinBox, QTableWidgetItem, QVBoxLayout,
 )
 
-from convstudio.core.lab.ensembles import EnsembleReport, train_ensemble
-from convstudio.core.training.records import EpochRecord, RunStarted, StepRecord
+from convstudio.core.lab.ensembles import EnsembleReport, ensemble_job
+from convstudio.core.training.records import EpochRecord
 from convstudio.core.training.run_index import design_runs_folder
-from convstudio.gui.lab.datasets import run_data
 from convstudio.gui.lab.panel import LabPanel, fit_rows, results_table
 from convstudio.gui.lab.plots import category_ticks, clear_plot, colour, lab_plot, legend_html, pen
 
@@ -56,9 +57,10 @@ class EnsemblePanel(LabPanel):
     title = "Ensemble"
     object_name = "ensemblePanel"
     run_text = "Train ensemble"
+    backend = "process"
 
-    def __init__(self, window, parent=None):
-        super().__init__(window, parent)
+    def __init__(self, document, runs_root=None, parent=None):
+        super().__init__(document, runs_root, parent)
         self._member = 0
         self._members = 0
         self._settings_seed: int | None = None
@@ -127,24 +129,9 @@ class EnsemblePanel(LabPanel):
         settings = self.training_settings().model_copy(update={
             "epochs": self.epochs.value(), "data_limit": self.limit.value() or None, "seed": seed})
         self._member, self._members = 0, members
-
-        def train(job) -> EnsembleReport:
-            data = run_data(settings)
-            steps_per_member = [1]
-
-            def on_record(member: int, record) -> None:
-                if isinstance(record, RunStarted):
-                    steps_per_member[0] = max(1, record.batches_per_epoch * record.epochs)
-                    job.post((member, record))
-                elif isinstance(record, StepRecord):
-                    job.progress(member * steps_per_member[0] + record.step, members * steps_per_member[0])
-                elif isinstance(record, EpochRecord):
-                    job.post((member, record))
-            return train_ensemble(design, settings, members, data=data, runs_root=root, on_record=on_record,
-                                  control=job.control)
         if message:
             self.show_message(message)
-        return train
+        return functools.partial(ensemble_job, design=design, settings=settings, members=members, runs_root=root)
 
     @Slot(object)
     def on_posted(self, item) -> None:

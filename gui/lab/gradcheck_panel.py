@@ -45,8 +45,8 @@ class GradCheckPanel(LabPanel):
     object_name = "gradcheckPanel"
     run_text = "Check gradients"
 
-    def __init__(self, window, parent=None):
-        super().__init__(window, parent)
+    def __init__(self, document, runs_root=None, parent=None):
+        super().__init__(document, runs_root, parent)
         self.report: GradCheckReport | None = None
         self.curve: DeltaCurve | None = None
         self.batch_size = QSpinBox(self)

@@ -2,51 +2,61 @@
 
 :class:`LabController` (object name ``labController``, a child of the window)
 creates a panel the first time its action is chosen and afterwards shows and
-raises the same one. A panel without a saved placement opens as a floating
-dock window (the plots need room), which the user can dock anywhere. When the
-window closes, running experiments are cancelled and their threads waited for.
+raises the same one. It holds no window: panels come from a factory and docks
+from a :class:`~convstudio.gui.shell.panel_host.PanelHost`, both given by the
+main window, which also puts the menu in its menu bar. A panel without a saved
+placement opens as a floating dock window (the plots need room), which the
+user can dock anywhere. When the window closes it calls :meth:`LabController.shut_down`:
+running experiments are cancelled and their workers waited for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from importlib import import_module
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, Slot
-from PySide6.QtWidgets import QApplication, QDockWidget, QMenu
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QWidget
 
-from convstudio.gui.lab.dropout_panel import DropoutPanel
-from convstudio.gui.lab.ensemble_panel import EnsemblePanel
-from convstudio.gui.lab.gradcheck_panel import GradCheckPanel
 from convstudio.gui.lab.panel import LabPanel
-from convstudio.gui.lab.remedies_panel import RemediesPanel
-from convstudio.gui.lab.signal_panel import SignalPanel
 
-# key, menu text, panel class, what the action says in the status bar
-EXPERIMENTS: tuple[tuple[str, str, type[LabPanel], str], ...] = (
-    ("gradcheck", "&Gradient check (eq. 1-2)…", GradCheckPanel,
+# key, menu text, panel class (module:name, imported when the panel first opens, so the
+# window shows before torch loads), what the action says in the status bar
+EXPERIMENTS: tuple[tuple[str, str, str, str], ...] = (
+    ("gradcheck", "&Gradient check (eq. 1-2)…", "gradcheck_panel:GradCheckPanel",
      "Compare autograd with finite differences, layer by layer, and the error against Delta"),
-    ("signal", "&Initialisation and signal propagation (eq. 27-31)…", SignalPanel,
+    ("signal", "&Initialisation and signal propagation (eq. 27-31)…", "signal_panel:SignalPanel",
      "Mean and variance of Z and H per layer at initialisation, for each scheme"),
-    ("dropout", "&Dropout inference: weight scaling vs Monte Carlo (eq. 22-24)…", DropoutPanel,
+    ("dropout", "&Dropout inference: weight scaling vs Monte Carlo (eq. 22-24)…", "dropout_panel:DropoutPanel",
      "Accuracy, NLL and calibration of both rules for a trained run as T grows"),
-    ("ensemble", "&Ensemble of K members…", EnsemblePanel,
+    ("ensemble", "&Ensemble of K members…", "ensemble_panel:EnsemblePanel",
      "Train K members with different seeds and compare the averaged softmax with each"),
-    ("remedies", "&Overfitting remedies side by side…", RemediesPanel,
+    ("remedies", "&Overfitting remedies side by side…", "remedies_panel:RemediesPanel",
      "Train the baseline and one variant per remedy; compare their generalisation gaps"),
 )
+
+
+def panel_class(key: str) -> type[LabPanel]:
+    """The panel class of experiment ``key``, imported on first use."""
+    location = next(entry[2] for entry in EXPERIMENTS if entry[0] == key)
+    module, name = location.split(":")
+    return getattr(import_module(f"convstudio.gui.lab.{module}"), name)
 FLOATING_SIZE = (1220, 780)
 
 
 class LabController(QObject):
     """Owns the Lab menu and the lab panels of one main window."""
 
-    def __init__(self, window):
-        super().__init__(window)
+    def __init__(self, make_panel: Callable[[type[LabPanel]], LabPanel], host, parent: QObject | None = None):
+        """``make_panel(panel_class)`` builds a panel; ``host`` (a PanelHost) docks it."""
+        super().__init__(parent)
         self.setObjectName("labController")
-        self.window_ = window
+        self._make_panel = make_panel
+        self._host = host
         self.panels: dict[str, LabPanel] = {}
         self.docks: dict[str, QDockWidget] = {}
-        self.menu = QMenu("&Lab", window)
+        self.menu = QMenu("&Lab", parent if isinstance(parent, QWidget) else None)
         self.menu.setObjectName("menuLab")
         self.menu.setToolTipsVisible(True)
         self.actions_ = {}
@@ -57,7 +67,6 @@ class LabController(QObject):
             action.setStatusTip(tip)
             action.triggered.connect(partial(self.open_panel, key))
             self.actions_[key] = action
-        window.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shut_down)
@@ -65,15 +74,9 @@ class LabController(QObject):
     def open_panel(self, key: str, *_args) -> LabPanel:
         """Show the panel of experiment ``key`` (created on first use) and bring it to the front."""
         if key not in self.panels:
-            _, _, panel_class, _ = next(entry for entry in EXPERIMENTS if entry[0] == key)
-            panel = panel_class(self.window_)
-            dock = self.window_.add_dock(panel.title, panel, f"lab_{key}Dock",
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-            if not self.window_.restoreDockWidget(dock):  # no saved placement: a window of its own
-                dock.setFloating(True)
-                frame = self.window_.frameGeometry()
-                width, height = FLOATING_SIZE
-                dock.setGeometry(QRect(frame.x() + 80, frame.y() + 80, width, height))
+            panel = self._make_panel(panel_class(key))
+            dock = self._host.add_dock(panel.title, panel, f"lab_{key}Dock",
+                                       Qt.DockWidgetArea.RightDockWidgetArea, floating_size=FLOATING_SIZE)
             self.panels[key] = panel
             self.docks[key] = dock
         dock = self.docks[key]
@@ -91,28 +94,13 @@ class LabController(QObject):
         """Cancel every running experiment and wait for its thread; False if one did not end."""
         return all([panel.shut_down() for panel in self.panels.values()])
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        # The window hides, not spontaneously, once its close was accepted: stop the lab's threads then.
-        if watched is self.window_ and event.type() == QEvent.Type.Hide and not event.spontaneous():
-            self.shut_down()
-        return False
-
 
 def install_lab_menu(window) -> QMenu:
-    """Add the "Lab" menu to ``window``'s menu bar (before View, if there is one) and return it.
+    """The "Lab" menu of a main window, which installs it when it is built.
 
-    ``window`` is the main window: it has ``design_document`` (the design the
-    experiments run on) and ``add_dock(title, widget, name, area)``. The
-    controller is ``window.findChild(LabController, "labController")``.
-    Installing twice returns the menu already there.
+    The controller is ``window.findChild(LabController, "labController")``.
     """
-    existing = window.findChild(LabController, "labController")
-    if existing is not None:
-        return existing.menu
-    controller = LabController(window)
-    view_menu = getattr(window, "view_menu", None)
-    if view_menu is not None:
-        window.menuBar().insertMenu(view_menu.menuAction(), controller.menu)
-    else:
-        window.menuBar().addMenu(controller.menu)
+    controller = window.findChild(LabController, "labController")
+    if controller is None:
+        raise LookupError("this window has no Lab menu: the main window installs it")
     return controller.menu

@@ -2,10 +2,12 @@
 
 A panel subclass fills :attr:`LabPanel.options` (a form) and
 :attr:`LabPanel.results` (any layout), and implements two methods:
-:meth:`~LabPanel.make_job` returns the function the worker runs (or None with
-a message, when the inputs are not usable) and :meth:`~LabPanel.show_result`
+:meth:`~LabPanel.make_job` returns the job the worker runs (or None with a
+message, when the inputs are not usable) and :meth:`~LabPanel.show_result`
 draws what it returned. Everything else (the worker, the buttons, the progress
-bar, messages, cancelling, shutting down) is here.
+bar, messages, cancelling, shutting down) is here. Experiments that train set
+:attr:`LabPanel.backend` to "process": they run in a child process, at the
+headless engine's speed; the others run on a thread (see :mod:`gui.background`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from convstudio.core.design import Design
+from convstudio.core.jobs import Backend, JobContext, JobFailed
 from convstudio.core.training.settings import TrainingSettings
 from convstudio.gui import theme
-from convstudio.gui.lab.worker import LabJob, LabWorker
+from convstudio.gui.background import Worker
 
 
 def results_table(parent, object_name: str, columns) -> QTableWidget:
@@ -57,13 +60,16 @@ class LabPanel(QWidget):
     title = "Lab"
     object_name = "labPanel"
     run_text = "Run"
+    backend: Backend = "thread"  # "process" for experiments that train
 
-    def __init__(self, window, parent: QWidget | None = None):
+    def __init__(self, document, runs_root: Callable[[], Path] | None = None, parent: QWidget | None = None):
+        """``document`` holds the design the experiment runs on; ``runs_root`` says where the
+        training dashboard keeps runs now (lab runs go there too, so the Runs tab lists them)."""
         super().__init__(parent)
         self.setObjectName(self.object_name)
-        self.window_ = window
-        self.document = window.design_document
-        self.worker = LabWorker(self)
+        self.document = document
+        self._runs_root = runs_root
+        self.worker = Worker(self, self.backend, what="lab experiment")
         self.result: Any = None
 
         self.options = QFormLayout()
@@ -119,10 +125,10 @@ class LabPanel(QWidget):
         layout.addWidget(splitter)
 
         self.worker.progressed.connect(self._on_progressed)
-        self.worker.posted.connect(self.on_posted)
-        self.worker.succeeded.connect(self._on_succeeded)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.yielded.connect(self.on_posted)
+        self.worker.returned.connect(self._on_succeeded)
+        self.worker.errored.connect(self._on_failed)
+        self.worker.aborted.connect(self._on_cancelled)
         self.worker.finished.connect(self._on_finished)
         self.document.changed.connect(self._on_document_changed)
         self.design_label.setText(f"<b>Design:</b> {self.document.design.name}")
@@ -136,8 +142,12 @@ class LabPanel(QWidget):
         self.options.addRow(label, widget)
 
     # -- what subclasses provide -----------------------------------------------------------
-    def make_job(self) -> Callable[[LabJob], Any] | None:
-        """The function to run on the worker thread, or None (after :meth:`show_message`) when it cannot run."""
+    def make_job(self) -> Callable[[JobContext], Any] | None:
+        """The job, ``function(job)``, or None (after :meth:`show_message`) when it cannot run.
+
+        With the "process" backend it must pickle: a ``functools.partial`` of a
+        core job function, with plain arguments.
+        """
         raise NotImplementedError
 
     def show_result(self, result: Any) -> None:
@@ -146,7 +156,7 @@ class LabPanel(QWidget):
 
     @Slot(object)
     def on_posted(self, item: object) -> None:
-        """Something the experiment sent while running (an epoch record, say); ignored by default."""
+        """Something the experiment emitted while running (an epoch record, say); ignored by default."""
 
     def design_changed(self) -> None:
         """The window's design changed (a subclass refreshes what depends on it)."""
@@ -166,16 +176,15 @@ class LabPanel(QWidget):
 
     def training_settings(self) -> TrainingSettings:
         """The training settings saved with the design (defaults where it says nothing)."""
-        from convstudio.gui.training.settings_form import settings_of
+        from convstudio.core.training.design_settings import settings_of
 
         return settings_of(self.document.design)[0]
 
     def runs_root(self) -> Path:
         """Where the training dashboard keeps runs (lab runs go there too, so they are listed)."""
-        panel = getattr(self.window_, "train_panel", None)
-        if panel is not None and getattr(panel, "runs_root", None) is not None:
-            return Path(panel.runs_root)
-        from convstudio.gui.training.panel import default_runs_root
+        if self._runs_root is not None:
+            return Path(self._runs_root())
+        from convstudio.core.paths import default_runs_root
 
         return default_runs_root()
 
@@ -202,12 +211,12 @@ class LabPanel(QWidget):
     @Slot()
     def cancel(self) -> None:
         if self.worker.running:
-            self.worker.cancel()
+            self.worker.quit()
             self.progress.setFormat("Cancelling…")
             self.cancel_button.setEnabled(False)
 
     def shut_down(self) -> bool:
-        """Cancel a running experiment and wait for its thread (the window is closing)."""
+        """Cancel a running experiment and wait for its thread or process (the window is closing)."""
         return self.worker.shut_down()
 
     def show_message(self, text: str, error: bool = False) -> None:
@@ -233,10 +242,10 @@ class LabPanel(QWidget):
         self.progress.setFormat("Done")
         self.show_result(result)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
+    @Slot(object)
+    def _on_failed(self, failure: JobFailed) -> None:
         self.progress.setFormat("Failed")
-        self.show_message(message, error=True)
+        self.show_message(failure.message, error=True)
 
     @Slot(str)
     def _on_cancelled(self, message: str) -> None:

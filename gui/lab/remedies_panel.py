@@ -3,7 +3,8 @@
 The variants come from :func:`core.lab.remedies.remedy_variants` (baseline,
 dropout, batch norm, augmentation, an L2 grid, early stopping, and optionally
 the design as it is); :func:`~core.lab.remedies.train_variants` trains the
-checked ones one after another, each in its own run folder under
+checked ones one after another, in a child process
+(:func:`~core.lab.remedies.remedies_job`), each in its own run folder under
 ``RUNS_ROOT/<design>-remedies/<time>/``. The left plot overlays every variant's
 training (dashed) and validation (solid) curve with the gap between them
 shaded; the right plot draws the generalisation gap itself. Curves grow as
@@ -11,6 +12,8 @@ epochs end.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,10 +23,9 @@ from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QTableWidgetItem, QVBoxLayout,
 )
 
-from convstudio.core.lab.remedies import VariantCurves, remedy_variants, train_variants
-from convstudio.core.training.records import EpochRecord, RunStarted, StepRecord
+from convstudio.core.lab.remedies import VariantCurves, remedies_job, remedy_variants
+from convstudio.core.training.records import EpochRecord
 from convstudio.core.training.run_index import new_run_dir
-from convstudio.gui.lab.datasets import run_data
 from convstudio.gui.lab.panel import LabPanel, fit_rows, results_table
 from convstudio.gui.lab.plots import clear_plot, colour, lab_plot, legend_html, pen, reference_pen
 
@@ -37,9 +39,10 @@ class RemediesPanel(LabPanel):
     title = "Overfitting remedies"
     object_name = "remediesPanel"
     run_text = "Train variants"
+    backend = "process"
 
-    def __init__(self, window, parent=None):
-        super().__init__(window, parent)
+    def __init__(self, document, runs_root=None, parent=None):
+        super().__init__(document, runs_root, parent)
         self.series: dict[str, dict[str, list]] = {}  # label -> epochs and the four curves, as they arrive
         self.final: list[VariantCurves] = []
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem, pg.PlotDataItem]] = {}
@@ -133,22 +136,7 @@ class RemediesPanel(LabPanel):
         self._labels, self._current = list(labels), 0
         self._reset_plots()
         self.legend.setText(legend_html([(colour(i), label, "solid") for i, label in enumerate(labels)]))
-
-        def train(job) -> list[VariantCurves]:
-            data = run_data(settings)
-            steps = [1]
-
-            def on_record(label: str, record) -> None:
-                number = labels.index(label)
-                if isinstance(record, RunStarted):
-                    steps[0] = max(1, record.batches_per_epoch * record.epochs)
-                    job.post((label, record))
-                elif isinstance(record, StepRecord):
-                    job.progress(number * 1000 + min(1000, 1000 * record.step // steps[0]), 1000 * len(variants))
-                elif isinstance(record, EpochRecord):
-                    job.post((label, record))
-            return train_variants(variants, data=data, runs_root=root, on_record=on_record, control=job.control)
-        return train
+        return functools.partial(remedies_job, variants=variants, runs_root=root)
 
     def progress_text(self, done: int, total: int) -> str:
         label = self._labels[self._current] if self._current < len(self._labels) else ""

@@ -58,8 +58,8 @@ class SignalPanel(LabPanel):
     object_name = "signalPanel"
     run_text = "Propagate"
 
-    def __init__(self, window, parent=None):
-        super().__init__(window, parent)
+    def __init__(self, document, runs_root=None, parent=None):
+        super().__init__(document, runs_root, parent)
         self.reports: tuple[PropagationReport, ...] = ()
         self.schemes = QListWidget(self)
         self.schemes.setObjectName("signalSchemes")

@@ -12,11 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from convstudio.core.builder import DesignShapeError, build_model
-from convstudio.core.export import ExportError
-from convstudio.core.export.formats import FORMATS, SUFFIX_BY_FORMAT, export_as
-from convstudio.core.export.run_source import ExportSource, load_export_source
-from convstudio.gui.lab.worker import LabWorker
+from convstudio.core.export.formats import FORMATS, SUFFIX_BY_FORMAT
+from convstudio.core.jobs import JobFailed
+from convstudio.gui.background import Worker
 
 _TITLES = {
     "py": "PyTorch source (.py)...",
@@ -29,15 +27,21 @@ _TITLES = {
 
 
 class ExportActions(QObject):
-    """The Export submenu of a MainWindow and the background export it starts."""
+    """The Export submenu of a main window and the background export it starts.
 
-    def __init__(self, window):
-        super().__init__(window)
+    Reads the design from ``document``; asks and tells the user through ``host``
+    (a :class:`~convstudio.gui.shell.panel_host.PanelHost`). torch is imported
+    when an export starts, not when the menu is built.
+    """
+
+    def __init__(self, document, host, parent: QObject | None = None):
+        super().__init__(parent)
         self.setObjectName("exportActions")
-        self.window = window
-        self.worker = LabWorker(self)
-        self.worker.succeeded.connect(self._on_exported)
-        self.worker.failed.connect(self._on_failed)
+        self.document = document
+        self.host = host
+        self.worker = Worker(self, what="export")
+        self.worker.returned.connect(self._on_exported)
+        self.worker.errored.connect(self._on_failed)
         self.last_message = ""
 
     def make_menu(self, parent_menu: QMenu) -> QMenu:
@@ -56,20 +60,23 @@ class ExportActions(QObject):
     def choose_path(self, fmt: str) -> str | None:
         """Where to write; tests replace this."""
         suffix = SUFFIX_BY_FORMAT[fmt]
-        default = Path(self.window.design_document.path or "design").with_suffix(suffix).name
-        return self.window.choose_save_path(default, f"{FORMATS[fmt]} (*{suffix})") or None
+        default = Path(self.document.path or "design").with_suffix(suffix).name
+        return self.host.choose_save_path(default, f"{FORMATS[fmt]} (*{suffix})") or None
 
     def choose_run(self) -> str | None:
         """The run folder to export; tests replace this."""
-        return QFileDialog.getExistingDirectory(self.window, "Run folder to export") or None
+        return QFileDialog.getExistingDirectory(self.host.dialog_parent(), "Run folder to export") or None
 
     def export_design(self, fmt: str, path: str | None = None) -> bool:
         """Export the open design (untrained) in ``fmt``; False when refused or cancelled."""
-        design = self.window.design_document.design
+        from convstudio.core.builder import DesignShapeError, build_model
+        from convstudio.core.export.run_source import ExportSource
+
+        design = self.document.design
         try:
             model = build_model(design, seed=0)
         except DesignShapeError as error:
-            self.window.warn("Cannot export", str(error))
+            self.host.warn("Cannot export", str(error))
             return False
         path = path or self.choose_path(fmt)
         if not path:
@@ -79,10 +86,13 @@ class ExportActions(QObject):
 
     def export_run(self, run_dir: str, fmt: str, path: str) -> bool:
         """Export a run folder's best weights in ``fmt``."""
+        from convstudio.core.export import ExportError
+        from convstudio.core.export.run_source import load_export_source
+
         try:
             source = load_export_source(run_dir, "best")
         except ExportError as error:
-            self.window.warn("Cannot export", str(error))
+            self.host.warn("Cannot export", str(error))
             return False
         return self._start(source, fmt, path)
 
@@ -90,17 +100,19 @@ class ExportActions(QObject):
         run_dir = self.choose_run()
         if not run_dir:
             return
-        path = self.window.choose_save_path(
+        path = self.host.choose_save_path(
             "model.py", ";;".join(f"{FORMATS[f]} (*{s})" for f, s in SUFFIX_BY_FORMAT.items()))
         if path:
             fmt = next((f for f, s in SUFFIX_BY_FORMAT.items() if path.endswith(s)), "py")
             self.export_run(run_dir, fmt, path)
 
-    def _start(self, source: ExportSource, fmt: str, path: str) -> bool:
+    def _start(self, source, fmt: str, path: str) -> bool:
+        from convstudio.core.export.formats import export_as
+
         if self.worker.running:
-            self.window.warn("Export running", "An export is still running; wait for it to finish.")
+            self.host.warn("Export running", "An export is still running; wait for it to finish.")
             return False
-        self.window.statusBar().showMessage(f"Exporting {source.describe()} to {path}...")
+        self.host.show_status(f"Exporting {source.describe()} to {path}...")
         self.worker.start(lambda job: (source, export_as(source, fmt, path)))
         return True
 
@@ -109,9 +121,9 @@ class ExportActions(QObject):
         source, result = outcome
         note = "" if source.trained else " (untrained weights: export a run for trained ones)"
         self.last_message = f"{result}{note}"
-        self.window.statusBar().showMessage(self.last_message, 10_000)
+        self.host.show_status(self.last_message, 10_000)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.last_message = message
-        self.window.warn("Export failed", message)
+    @Slot(object)
+    def _on_failed(self, failure: JobFailed) -> None:
+        self.last_message = failure.message
+        self.host.warn("Export failed", failure.message)

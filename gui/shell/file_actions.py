@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from convstudio.core.design import Design, DesignFileError, InputSpec, load_design
 from convstudio.gui.shell.autosave import Autosaver, Recovery, find_recoverable
 from convstudio.gui.designer.document import DesignDocument
-from convstudio.gui.designer.undo_commands import DesignEditCommand
 
 RECENT_KEY = "files/recent"
 RECENT_LIMIT = 8
@@ -187,7 +186,6 @@ class FileActions(QObject):
                 path = recovery.original_path if not Path(recovery.original_path).exists() else None
         self.document.reset(before, path)
         # One undo step back to the saved file; the window shows the design as modified.
-        self.document.undo_stack.push(DesignEditCommand(
-            self.document, "Recover autosaved changes", before, recovered, None, 0))
+        self.document.replace_design("Recover autosaved changes", recovered)
         recovery.discard()
         return True

@@ -1,9 +1,10 @@
 """The Designer window: palette, layer stack, inspector, summary and diagram around one document.
 
-``MainWindow.design_document`` holds the design, its path, modified flag and
-undo stack; every panel receives it and redraws when it emits ``changed``.
-Later panels (e.g. a training dashboard) join with :meth:`MainWindow.add_dock`.
-Questions and warnings go through :meth:`ask`, :meth:`warn`,
+``MainWindow.design_document`` holds the design, its path, modified flag, undo
+stack and selection; every panel receives it and updates what its events name.
+Panels are given the document and, when they need dialogs, the status bar or
+docks, the window's :class:`~convstudio.gui.shell.panel_host.PanelHost`; none
+holds the window. Questions and warnings go through :meth:`ask`, :meth:`warn`,
 :meth:`choose_open_path` and :meth:`choose_save_path`, which tests replace.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QTabBar, QWidget
 
 from convstudio.core.design import Design
 from convstudio.core.presets import list_presets
@@ -22,8 +23,9 @@ from convstudio.gui.designer.diagram import NetworkDiagram
 from convstudio.gui.designer.document import DesignDocument
 from convstudio.gui.shell.export_menu import ExportActions
 from convstudio.gui.shell.file_actions import FileActions
+from convstudio.gui.shell.panel_host import PanelHost
 from convstudio.gui.designer.inspector import Inspector
-from convstudio.gui.lab import install_lab_menu
+from convstudio.gui.lab import LabController
 from convstudio.gui.designer.layer_stack import LayerStackView
 from convstudio.gui.designer.palette import PalettePanel
 from convstudio.gui.designer.summary import ShapeSummary
@@ -33,6 +35,7 @@ _GEOMETRY_KEY = "mainWindow/geometry"
 _STATE_KEY = "mainWindow/state"
 _STATE_VERSION = 1
 _FILTER = "ConvStudio designs (*.json);;All files (*)"
+TRAIN_PANEL_MIN_HEIGHT = 120
 
 
 class MainWindow(QMainWindow):
@@ -58,7 +61,8 @@ class MainWindow(QMainWindow):
         diagram_scroll.setWidgetResizable(True)
 
         self.view_menu = None
-        self.export_actions = ExportActions(self)
+        self.panel_host = PanelHost(self)
+        self.export_actions = ExportActions(document, self.panel_host, self)
         self._build_menus()
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -66,19 +70,27 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self.add_dock("Inspector", self.inspector, "inspectorDock", right)
         self.summary_dock = self.add_dock("Summary", self.summary, "summaryDock", left)
         self.diagram_dock = self.add_dock("Network diagram", diagram_scroll, "diagramDock", bottom)
-        self.train_panel = TrainPanel(self, runs_root)
+        self.train_panel = TrainPanel(document, self.panel_host, runs_root, parent=self)
+        # The dashboard's own minimum height would make the bottom dock area, which it shares
+        # with the diagram, take half the window; it grows when its tab is chosen instead.
+        self.train_panel.setMinimumHeight(TRAIN_PANEL_MIN_HEIGHT)
         self.train_dock = self.add_dock("Training", self.train_panel, "trainDock", bottom)
+        self.train_dock.visibilityChanged.connect(self._on_train_dock_visibility_changed)
         self.tabifyDockWidget(self.diagram_dock, self.train_dock)
         self.diagram_dock.raise_()
         self.menuBar().insertMenu(self.view_menu.menuAction(), self.train_panel.make_menu(self))
-        install_lab_menu(self)
+        self.lab = LabController(
+            lambda panel_class: panel_class(document, lambda: self.train_panel.runs_root), self.panel_host, self)
+        self.menuBar().insertMenu(self.view_menu.menuAction(), self.lab.menu)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 420], Qt.Orientation.Horizontal)
-        # Tall enough for the diagram without a vertical scroll bar.
-        diagram_height = self.diagram.sizeHint().height() + diagram_scroll.horizontalScrollBar().sizeHint().height() + 8
+        # Tall enough for the diagram without a vertical scroll bar, above the tabs it shares with Training.
+        tabs = QTabBar()
+        tabs.addTab("Training")
+        diagram_height = (self.diagram.sizeHint().height() + diagram_scroll.horizontalScrollBar().sizeHint().height()
+                          + tabs.sizeHint().height() + 8)
         self.resizeDocks([self.diagram_dock], [diagram_height], Qt.Orientation.Vertical)
 
         self.palette_panel.kind_activated.connect(self._on_kind_activated)
-        self.layer_stack.row_selected.connect(self.inspector.show_row)
         document.changed.connect(self._update_title)
         document.modified_changed.connect(self._update_title)
         document.path_changed.connect(self._update_title)
@@ -172,6 +184,11 @@ class MainWindow(QMainWindow):
     def _on_kind_activated(self, kind: str) -> None:
         self.design_document.insert_kind(len(self.design_document.design.layers), kind)
 
+    @Slot(bool)
+    def _on_train_dock_visibility_changed(self, visible: bool) -> None:
+        if visible and self.isVisible():
+            self.train_panel.raise_dock()  # tall enough for its charts
+
     def _export_diagram(self, kind: str) -> bool:
         stem = Path(self.design_document.display_name).stem
         path = self.choose_save_path(f"{stem}.{kind}", f"{kind.upper()} (*.{kind})")
@@ -191,6 +208,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.train_panel.shut_down()  # stops a run and waits for its process
+        self.lab.shut_down()  # cancels experiments and waits for their workers
         self._save_settings()
         self.files.autosaver.close()
         event.accept()

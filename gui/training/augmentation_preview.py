@@ -7,15 +7,20 @@ the core's :func:`~core.data.augment_batch`, exactly what training applies.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from convstudio.core.data import AugmentationSettings, DatasetUnavailable, augment_batch, load_dataset
-from convstudio.gui.background import BackgroundTask
+from convstudio.core.data.augmentation_settings import AugmentationSettings
+from convstudio.core.jobs import JobFailed
+from convstudio.gui.background import create_worker
 from convstudio.gui.training.dataset_chooser import describe_dataset
+
+if TYPE_CHECKING:  # torch loads with the first preview, off the GUI thread, not with the window
+    import torch
 
 SAMPLE_COUNT = 6  # fits the settings column: 6 x (64 + 2) pixels
 _SCALE = 2  # screen pixels per image pixel
@@ -23,8 +28,10 @@ _GAP = 2
 _DEBOUNCE_MS = 120
 
 
-def sample_images(dataset: str, count: int = SAMPLE_COUNT, _report=None) -> torch.Tensor:
+def sample_images(dataset: str, count: int = SAMPLE_COUNT) -> torch.Tensor:
     """The first ``count`` training images of a dataset, uint8 (N, C, H, W); DatasetUnavailable if missing."""
+    from convstudio.core.data.datasets import load_dataset
+
     data = load_dataset(dataset, limit=max(2 * count, 20), val_fraction=0.1)
     return data.train_images[:count].clone()
 
@@ -43,7 +50,10 @@ def mosaic(rows: list[np.ndarray], scale: int = _SCALE, gap: int = _GAP) -> np.n
     return canvas
 
 
-def _describe(error: Exception) -> str:
+def _describe(failure: JobFailed) -> str:
+    from convstudio.core.data.sources import DatasetUnavailable
+
+    error = failure.error
     return str(error) if isinstance(error, DatasetUnavailable) else f"{type(error).__name__}: {error}"
 
 
@@ -79,7 +89,6 @@ class AugmentationPreview(QWidget):
         self._draw = 0
         self.shown: np.ndarray | None = None  # the mosaic on screen, for tests
         self.renders = 0
-        self._tasks: list[BackgroundTask] = []
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(_DEBOUNCE_MS)
@@ -121,11 +130,9 @@ class AugmentationPreview(QWidget):
             return
         self._loading.add(dataset)
         self.caption.setText(f"Loading {describe_dataset(dataset)} images…")
-        task = BackgroundTask(sample_images, (dataset, SAMPLE_COUNT),
-                              on_done=lambda images: self._on_loaded(dataset, images, ""),
-                              on_failed=lambda error: self._on_loaded(dataset, None, _describe(error)),
-                              parent=self, name="preview-images")
-        self._tasks = [t for t in self._tasks if not t.finished] + [task.start()]
+        create_worker(lambda _job: sample_images(dataset), parent=self, what="preview", connect={
+            "returned": lambda images: self._on_loaded(dataset, images, ""),
+            "errored": lambda failure: self._on_loaded(dataset, None, _describe(failure))})
 
     def _on_loaded(self, dataset: str, images, error: str) -> None:
         self._loading.discard(dataset)
@@ -155,6 +162,10 @@ class AugmentationPreview(QWidget):
         originals = self._images.get(dataset)
         if originals is None:
             return
+        import torch
+
+        from convstudio.core.data.augment import augment_batch
+
         generator = torch.Generator().manual_seed(self._draw)
         augmented = augment_batch(originals.float() / 255, self._augmentation, generator)
         augmented = (augmented * 255).round().clamp(0, 255).to(torch.uint8)

@@ -17,25 +17,28 @@ from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
-from convstudio.core.data import DatasetUnavailable, default_data_dir, load_dataset
+from convstudio.core.paths import default_data_dir
 from convstudio.core.data.on_disk import DOWNLOAD_MEGABYTES, DOWNLOADABLE, dataset_on_disk
+from convstudio.core.jobs import JobFailed
 from convstudio.gui import theme
-from convstudio.gui.background import BackgroundTask
+from convstudio.gui.background import Worker
 
 TITLES = {"shapes": "Shapes (built in, no download)", "cifar10": "CIFAR10", "mnist": "MNIST",
           "fashion-mnist": "Fashion-MNIST"}
 _CHOOSE_FOLDER = "__choose_folder__"
 
 
-def download_dataset(key: str, report) -> None:
-    """Download (and check by loading) a torchvision dataset; ``report(done, total)`` as bytes arrive."""
+def download_dataset(job, key: str) -> None:
+    """Download (and check by loading) a torchvision dataset, as a background job: progress in bytes."""
+    from convstudio.core.data.datasets import load_dataset  # torch loads here, on the job's thread
+
     last = [-1]
 
     def progress(done: int, total: int) -> None:
         percent = int(100 * done / total) if total else -1
         if percent != last[0]:
             last[0] = percent
-            report(done, total)
+            job.progress(done, total)
 
     load_dataset(key, download=True, limit=10, progress=progress)
 
@@ -73,7 +76,10 @@ class DatasetChooser(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.message)
         self._downloading: str | None = None
-        self._task: BackgroundTask | None = None
+        self.downloader = Worker(self, what="download")
+        self.downloader.progressed.connect(self._on_download_progress)
+        self.downloader.returned.connect(self._on_downloaded)
+        self.downloader.errored.connect(self._on_download_failed)
         self.combo.activated.connect(self._on_activated)
         self.download_button.clicked.connect(self.start_download)
         self._fill()
@@ -147,10 +153,7 @@ class DatasetChooser(QWidget):
         self.progress.setFormat(f"Downloading {TITLES[key]}… %p%")
         self.progress.show()
         self._show_message(f"Downloading {TITLES[key]} into {default_data_dir()}…")
-        self._task = BackgroundTask(
-            download_dataset, (key,), on_done=lambda _result: self._on_download_done(key, ""),
-            on_failed=lambda error: self._on_download_done(key, _failure_text(key, error)),
-            on_progress=self._on_download_progress, parent=self, name=f"download-{key}").start()
+        self.downloader.start(download_dataset, key)
 
     def _on_download_progress(self, done: int, total: int) -> None:
         if total > 0:
@@ -158,8 +161,16 @@ class DatasetChooser(QWidget):
             self.progress.setValue(int(1000 * done / total))
             self.progress.setFormat(f"{done / 1e6:.0f} of {total / 1e6:.0f} MB")
 
-    def _on_download_done(self, key: str, error: str) -> None:
-        self._downloading = None
+    @Slot(object)
+    def _on_downloaded(self, _result) -> None:
+        self._on_download_done("")
+
+    @Slot(object)
+    def _on_download_failed(self, failure: JobFailed) -> None:
+        self._on_download_done(_failure_text(self._downloading, failure))
+
+    def _on_download_done(self, error: str) -> None:
+        key, self._downloading = self._downloading, None
         self.progress.hide()
         if error:
             self._show_message(f"Download failed: {error}", error=True)
@@ -169,10 +180,12 @@ class DatasetChooser(QWidget):
         self._fill()
 
 
-def _failure_text(key: str, error: Exception) -> str:
-    if isinstance(error, DatasetUnavailable):
-        return str(error)
-    return f"{TITLES[key]} could not be downloaded: {type(error).__name__}: {error}"
+def _failure_text(key: str, failure: JobFailed) -> str:
+    from convstudio.core.data.sources import DatasetUnavailable
+
+    if isinstance(failure.error, DatasetUnavailable):
+        return failure.message
+    return f"{TITLES[key]} could not be downloaded: {type(failure.error).__name__}: {failure.message}"
 
 
 def describe_dataset(value: str) -> str:

@@ -10,16 +10,16 @@ usable and the run folder is kept.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, Slot
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QMenu, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from convstudio.core.design import DesignFileError
+from convstudio.core.paths import default_runs_root as core_runs_root
 from convstudio.core.shape_records import DesignReport
 from convstudio.core.shapes import infer_shapes
 from convstudio.core.training.predictions import load_results
@@ -31,35 +31,34 @@ from convstudio.gui.training.augmentation_preview import AugmentationPreview
 from convstudio.gui.charts.buffers import RunCurves
 from convstudio.gui.charts.dashboard_charts import TrainingCharts
 from convstudio.gui.training.results_view import ResultsView, results_from_record
-from convstudio.gui.training.run_controls import FAILED_REASONS, PAUSED, RunControls
+from convstudio.gui.training.run_controls import PAUSED, RunControls
 from convstudio.gui.training.runs_view import RunsView
 from convstudio.gui.training.scale_out import ScaleOutActions
 from convstudio.gui.training.progress import RunProgress
 from convstudio.gui.training.settings_form import TrainingSettingsForm
 from convstudio.gui.training.worker import TrainingWorker
 
-RUNS_ROOT_KEY = "training/runsRoot"
-RUNS_ROOT_ENV = "CONVSTUDIO_RUNS"
+RUNS_ROOT_KEY = "training/runsRoot"  # the folder chosen with *Runs folder...*, remembered in QSettings
 
 
 def default_runs_root() -> Path:
-    """Where runs are kept: $CONVSTUDIO_RUNS, else the folder chosen before, else the app's data folder."""
-    if os.environ.get(RUNS_ROOT_ENV):
-        return Path(os.environ[RUNS_ROOT_ENV]).expanduser()
-    chosen = QSettings().value(RUNS_ROOT_KEY)
-    if chosen:
-        return Path(str(chosen))
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "runs"
+    """Where runs are kept: core's runs root, with the folder the user chose before (see core.paths)."""
+    return core_runs_root(QSettings().value(RUNS_ROOT_KEY) or None)
 
 
 class TrainPanel(QWidget):
-    """Train the window's design and watch it learn."""
+    """Train the document's design and watch it learn.
 
-    def __init__(self, window, runs_root: Path | None = None, backend: str = "process"):
-        super().__init__(window)
+    ``host`` (a :class:`~convstudio.gui.shell.panel_host.PanelHost`) is what the
+    panel may ask of the window: dialogs, the status bar, saving first, its dock.
+    """
+
+    def __init__(self, document, host, runs_root: Path | None = None, backend: str = "process",
+                 parent: QWidget | None = None):
+        super().__init__(parent)
         self.setObjectName("trainPanel")
-        self.window_ = window
-        self.document = window.design_document
+        self.host = host
+        self.document = document
         self.runs_root = Path(runs_root) if runs_root is not None else default_runs_root()
         self.scale_out = ScaleOutActions(self)
         self.worker = TrainingWorker(self, backend)
@@ -189,7 +188,7 @@ class TrainPanel(QWidget):
         self.worker.start(request)
         self.controls.show_starting(status)
         self.tabs.setCurrentWidget(self.charts)
-        self._raise_dock()
+        self.raise_dock()
         self._update_buttons()
 
     @Slot()
@@ -247,7 +246,7 @@ class TrainPanel(QWidget):
         name = self.run_dir.name if self.run_dir else ""
         self.results.show_results(results_from_record(ended, self._classes, self._examples), name)
         self.controls.show_ended(ended)
-        if ended.reason in FAILED_REASONS:
+        if ended.reason.failed:
             self._tell_window(self.message.text())
         elif ended.test_accuracy is not None:
             self.tabs.setCurrentWidget(self.results)
@@ -270,7 +269,7 @@ class TrainPanel(QWidget):
             self._tell_window(text)
 
     def _tell_window(self, text: str) -> None:
-        self.window_.statusBar().showMessage(text.split(". ")[0], 10_000)
+        self.host.show_status(text.split(". ")[0], 10_000)
 
     def _update_buttons(self) -> None:
         running = self.worker.running
@@ -279,14 +278,12 @@ class TrainPanel(QWidget):
         for name, action in self.actions_.items():
             action.setEnabled(running != (name == "actionTrainStart"))
 
-    def _raise_dock(self) -> None:
+    def raise_dock(self) -> None:
+        """Show the panel's dock in front, at least 55% of the window high (charts need room)."""
         dock = self.parentWidget()
         if isinstance(dock, QDockWidget):
-            dock.show()
-            dock.raise_()
-            window = self.window_
-            if dock.height() < 0.55 * window.height():  # the diagram's height is too small for charts
-                window.resizeDocks([dock], [int(0.62 * window.height())], Qt.Orientation.Vertical)
+            # The diagram's height is too small for charts: below 55% of the window, take 62%.
+            self.host.raise_dock(dock, 0.55, 0.62)
 
     # -- settings and design ---------------------------------------------------------------
     @Slot(object)
@@ -372,9 +369,9 @@ class TrainPanel(QWidget):
         try:
             design = RunFolder(Path(path)).design()
         except Exception as error:  # noqa: BLE001 - DesignFileError and file errors alike
-            self.window_.warn("Cannot open the run's design", str(error))
+            self.host.warn("Cannot open the run's design", str(error))
             return False
-        if not self.window_.files.maybe_save():
+        if not self.host.maybe_save():
             return False
         self.document.reset(design, None)
         return True
@@ -382,6 +379,6 @@ class TrainPanel(QWidget):
     @Slot(object)
     def _on_export_requested(self, chart) -> None:
         name = chart.plot_widget.objectName().removesuffix("Plot")
-        path = self.window_.choose_save_path(f"{name}.png", "PNG (*.png)")
+        path = self.host.choose_save_path(f"{name}.png", "PNG (*.png)")
         if path and not chart.export_png(path):
-            self.window_.warn("Cannot save chart", f"{path} could not be written.")
+            self.host.warn("Cannot save chart", f"{path} could not be written.")

@@ -13,13 +13,12 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from convstudio.core.training.records import EndReason, RunEnded, RunStarted, StepRecord
+from convstudio.core.training.records import RunEnded, RunStarted, StepRecord
 from convstudio.gui import theme
 from convstudio.gui.training.progress import RunProgress, sentence
 
 PROGRESS_INTERVAL_S = 0.5  # QProgressBar.setValue repaints at once (a few ms): twice a second is plenty
 PAUSED = "Paused between batches; press Resume to go on."
-FAILED_REASONS = (EndReason.NON_FINITE_LOSS, EndReason.OUT_OF_MEMORY, EndReason.ERROR)
 
 
 class RunControls(QWidget):
@@ -114,14 +113,13 @@ class RunControls(QWidget):
         self._shown_at = 0.0  # show the epoch's last batch with the next steps
 
     def show_ended(self, ended: RunEnded) -> None:
-        reason = ended.reason.value.replace("_", " ")
-        if ended.reason in FAILED_REASONS:
+        if ended.reason.failed:
             self.show_message(f"The run ended: {ended.message}. The run folder {ended.run_dir} is kept.", error=True)
             self.status.setText("Run failed.")
         else:
             self.status.setText(sentence(ended.message))
         if self.model is not None:
-            self._show_progress(f"{self.model.text().split(' · ')[0]} · {reason}")
+            self._show_progress(f"{self.model.text().split(' · ')[0]} · {ended.reason.label}")
 
     def show_failed(self, message: str) -> None:
         self.show_message(f"Training could not run: {message}", error=True)

@@ -14,11 +14,10 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
+from convstudio.core.training.records import end_reason_label
 from convstudio.core.training.run_index import RunSummary, list_runs
 
 COLUMNS = ("Run", "Status", "Epochs", "Best val. acc.", "Test acc.", "Dataset", "Optimizer")
-_STATUS = {"finished": "finished", "stopped": "stopped", "early_stopping": "early stop",
-           "non_finite_loss": "diverged", "out_of_memory": "out of memory", "error": "failed"}
 
 
 def _percent(value: float | None) -> str:
@@ -29,7 +28,7 @@ def status_text(run: RunSummary) -> str:
     """What the Status column says."""
     if run.status == "running":
         return "running (or interrupted)"
-    return _STATUS.get(run.reason, run.reason or "unknown")
+    return end_reason_label(run.reason)
 
 
 class RunsView(QWidget):

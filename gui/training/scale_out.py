@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from PySide6.QtCore import QObject, QProcess, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMenu
 
 from convstudio.core.design import save_design
-from convstudio.core.training.distributed import format_command, torchrun_command
+from convstudio.core.cli.options import train_options
+from convstudio.core.training.design_settings import settings_of
 from convstudio.core.training.run_index import new_run_dir
-from convstudio.gui.training.settings_form import settings_of
+from convstudio.core.training.torchrun import format_command, torchrun_command
 
 POLL_MS = 1000  # how often the charts re-read rank 0's run folder
 
@@ -32,7 +32,7 @@ class ScaleOutActions(QObject):
         super().__init__(panel)
         self.setObjectName("scaleOutActions")
         self.panel = panel
-        self.gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
+        self._gpu_count = gpu_count
         self.process: QProcess | None = None
         self.run_dir: Path | None = None
         self.output = ""
@@ -40,17 +40,33 @@ class ScaleOutActions(QObject):
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._on_poll)
 
+    @property
+    def gpu_count(self) -> int:
+        """CUDA GPUs PyTorch sees, counted on first use (it loads torch: not while the window opens)."""
+        if self._gpu_count is None:
+            import torch
+
+            self._gpu_count = torch.cuda.device_count()
+        return self._gpu_count
+
     def add_to_menu(self, menu: QMenu) -> None:
-        """Append "Run on N local GPUs" and "Copy cluster command"."""
+        """Append "Run on N local GPUs" and "Copy cluster command"; the first says what this machine allows."""
         menu.addSeparator()
-        local = menu.addAction(f"Run on {max(self.gpu_count, 2)} local GPUs (torchrun)", self.run_local)
-        local.setObjectName("actionRunLocalGpus")
-        local.setEnabled(self.gpu_count > 1)
-        if self.gpu_count <= 1:
-            local.setToolTip("Needs more than one CUDA GPU; this machine has "
-                             f"{self.gpu_count or 'none'}.")
+        self.local_action = menu.addAction("Run on several local GPUs (torchrun)", self.run_local)
+        self.local_action.setObjectName("actionRunLocalGpus")
+        self.local_action.setEnabled(False)
         copy = menu.addAction("Copy cluster command", self.copy_cluster_command)
         copy.setObjectName("actionCopyClusterCommand")
+        menu.aboutToShow.connect(self.update_local_action)
+
+    @Slot()
+    def update_local_action(self) -> None:
+        """Name the GPU count in "Run on N local GPUs", enabled only with more than one."""
+        count = self.gpu_count
+        self.local_action.setText(f"Run on {max(count, 2)} local GPUs (torchrun)")
+        self.local_action.setEnabled(count > 1)
+        self.local_action.setToolTip("" if count > 1 else
+                                     f"Needs more than one CUDA GPU; this machine has {count or 'none'}.")
 
     def _saved_design(self, run_dir: Path) -> Path:
         """The design (with its training settings) in a file torchrun's processes can read."""
@@ -63,8 +79,9 @@ class ScaleOutActions(QObject):
 
     def _train_args(self, run_dir: Path, device: str | None) -> list[str]:
         settings, _ = settings_of(self.panel.document.design)
-        args = [str(self._saved_design(run_dir)), "--dataset", settings.dataset, "--out", str(run_dir)]
-        return args + (["--device", device] if device else [])
+        # The dataset the app shows, which may not be the one the command line would pick (see default_dataset).
+        return [str(self._saved_design(run_dir)), "--out", str(run_dir),
+                *train_options({"dataset": settings.dataset, "device": device})]
 
     def cluster_command(self, nnodes: int = 2, nproc: int | None = None) -> str:
         """The torchrun line for ``nnodes`` machines of ``nproc`` GPUs each (HOST to fill in)."""

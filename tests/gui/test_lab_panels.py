@@ -2,11 +2,14 @@
 
 Everything is tiny (a two-convolution design, a few hundred generated shapes,
 one or two epochs) but real: the panel builds the job, the worker runs the
-core function on a QThread, and the plots and tables are read back from the
-widgets. No experiment thread outlives its test.
+core function (on a thread, or in a child process for the experiments that
+train), and the plots and tables are read back from the widgets. No experiment
+thread or process outlives its test.
 """
 
 from __future__ import annotations
+
+import multiprocessing
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,7 +24,7 @@ from convstudio.core.training.settings import TrainingSettings
 from convstudio.gui.lab import LabController, install_lab_menu
 from convstudio.gui.lab.datasets import run_data
 from convstudio.gui.lab.ensemble_panel import first_free_seed, member_dir
-from convstudio.gui.training.settings_form import with_training
+from convstudio.core.training.design_settings import with_training
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 60_000
@@ -61,6 +64,7 @@ def lab(make_window, tmp_path, monkeypatch):
     assert controller.shut_down()
     assert not controller.running
     assert all(thread.isFinished() for thread in window.findChildren(QThread))
+    assert not multiprocessing.active_children()
 
 
 def run_to_end(qtbot, panel) -> None:
@@ -248,6 +252,7 @@ def test_cancel_stops_a_long_batch_and_closing_waits_for_the_thread(qtbot, lab):
     ensemble = controller.open_panel("ensemble")
     ensemble.epochs.setValue(200)
     assert ensemble.start()
+    assert ensemble.worker.job.backend == "process"  # what trains runs in a child process
     qtbot.waitUntil(lambda: ensemble.progress.value() > 0, timeout=TIMEOUT_MS)
     window.close()
     assert not ensemble.running and not controller.running

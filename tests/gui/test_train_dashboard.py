@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from convstudio.core.design import Design
 from convstudio.core.training.run_folder import RunFolder
 from convstudio.core.training.settings import TrainingSettings
-from convstudio.gui.training.settings_form import with_training
+from convstudio.core.training.design_settings import with_training
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_MS = 90_000

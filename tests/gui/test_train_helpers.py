@@ -1,4 +1,4 @@
-"""The dashboard's plain helpers: decimation, progress and time left, run folders, saved results, worker messages."""
+"""The dashboard's plain helpers: buffers, progress and time left, run folders, saved results, worker messages."""
 
 from __future__ import annotations
 
@@ -11,23 +11,11 @@ from convstudio.core.presets import load_preset
 from convstudio.core.training.predictions import ExamplePredictions, load_results, per_class_accuracy, predict_examples, save_results
 from convstudio.core.training.records import DropoutComparison, EndReason, RunEnded, RunStarted, StepRecord
 from convstudio.core.training.run_index import design_slug, new_run_dir
-from convstudio.core.training.worker_process import ChildExited, RunFailed, RunRequest, TrainingProcess
-from convstudio.gui.charts.buffers import RunCurves, Series, peak_decimate
+from convstudio.core.jobs import JobExited, JobFailed
+from convstudio.core.training.worker_process import RunRequest, TrainingProcess
+from convstudio.gui.charts.buffers import RunCurves, Series
 from convstudio.gui.training.progress import RunProgress, format_duration
 from convstudio.gui.training.worker import TrainingWorker
-
-
-def test_peak_decimation_keeps_spikes_order_and_the_budget():
-    x = np.arange(100_000, dtype=float)
-    y = np.sin(x / 300)
-    y[31_337] = 40.0
-    y[50_000] = -40.0
-    y[70_000] = np.nan
-    dx, dy = peak_decimate(x, y, 1000)
-    assert len(dx) <= 1000 and np.all(np.diff(dx) >= 0)
-    assert dy.max() == 40.0 and dy.min() == -40.0
-    short_x, short_y = peak_decimate(x[:500], y[:500], 1000)
-    assert short_x is x[:500] or np.array_equal(short_x, x[:500])
 
 
 def test_series_grow_and_the_loss_is_smoothed():
@@ -92,9 +80,9 @@ def test_what_cannot_start_comes_back_as_a_message_not_a_crash(tmp_path, request
     process = TrainingProcess(request_, backend="thread")
     process.start()
     received = process.close(timeout=30)
-    failures = [item for item in received if isinstance(item, RunFailed)]
+    failures = [item for item in received if isinstance(item, JobFailed)]
     assert failures and words in failures[0].message and not failures[0].details
-    assert isinstance(received[-1], ChildExited)
+    assert isinstance(received[-1], JobExited)
 
 
 class _DeadProcess:
@@ -106,10 +94,10 @@ class _DeadProcess:
                                              (3, "ended unexpectedly (exit status 3)")])
 def test_a_child_that_dies_without_a_word_is_reported(qapp, code, words):
     worker = TrainingWorker()
-    worker.process = _DeadProcess()
+    worker.background.job = _DeadProcess()
     failures, finished = [], []
     worker.failed.connect(failures.append)
     worker.finished.connect(lambda: finished.append(True))
-    worker._dispatch([ChildExited(code)])
+    worker.background._dispatch([JobExited(code)])
     assert words in failures[0] and "/runs/x is kept" in failures[0]
     assert finished == [True] and not worker.running

@@ -17,11 +17,12 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from convstudio.core.design import Design
+from convstudio.core.jobs import JobFailed
 from convstudio.core.training.run_folder import RunFolder
 from convstudio.core.training.run_index import design_runs_folder, list_runs, new_run_dir, read_history
 from convstudio.core.training.settings import TrainingSettings
-from convstudio.core.training.worker_process import RunFailed, RunRequest, run_in_child
-from convstudio.gui.training.settings_form import with_training
+from convstudio.core.training.worker_process import RunRequest, run_in_child
+from convstudio.core.training.design_settings import with_training
 
 DESIGN_NAME = "tiny runs test"
 
@@ -55,7 +56,7 @@ def train_here(runs_root, design: Design, stop_at_once: bool = False):
     channel = queue.Queue()
     run_in_child(request, channel, threading.Event(), stop, threading.Event())
     sent = [item for batch in channel.queue for item in batch]
-    assert not any(isinstance(item, RunFailed) for item in sent), sent
+    assert not any(isinstance(item, JobFailed) for item in sent), sent
     return run_dir
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 
 from convstudio.core import __version__
 from convstudio.core.design import DesignFileError, load_design
-from convstudio.core.cli_export import add_export_parser
-from convstudio.core.cli_lab import add_lab_parsers
-from convstudio.core.cli_launch import add_launch_parser
-from convstudio.core.cli_train import add_train_parser
+from convstudio.core.cli.export import add_export_parser
+from convstudio.core.cli.lab import add_lab_parsers
+from convstudio.core.cli.launch import add_launch_parser
+from convstudio.core.cli.train import add_train_parser
 from convstudio.core.report_text import report_json, report_table
 from convstudio.core.shapes import infer_shapes
 

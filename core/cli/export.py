@@ -15,11 +15,12 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_EXPORT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
 from convstudio.core.export.formats import FORMAT_BY_SUFFIX as _FORMAT_BY_SUFFIX
 from convstudio.core.export.formats import FORMATS
 from convstudio.core.export.formats import SUMMARY_STYLES as _SUMMARIES
+from convstudio.core.training.run_folder import WEIGHTS_CHOICES
+
+EXIT_OK, EXIT_EXPORT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def add_export_parser(commands) -> None:
@@ -33,7 +34,7 @@ def add_export_parser(commands) -> None:
                         help="; ".join(f"{name}: {what}" for name, what in FORMATS.items())
                         + ". Default: from the suffix of --out")
     export.add_argument("--out", metavar="PATH", help="file to write (summaries print to stdout without it)")
-    export.add_argument("--weights", choices=["best", "last"],
+    export.add_argument("--weights", choices=WEIGHTS_CHOICES,
                         help="with a run folder: best.pt (lowest validation loss; the default) "
                              "or checkpoint.pt (after the last epoch)")
     export.set_defaults(handler=run_export)

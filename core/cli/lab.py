@@ -14,9 +14,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from convstudio.core.builder import DesignShapeError
+from convstudio.core.cli.options import LAB_OPTIONS, add_training_options, settings_error_message, settings_from_args
 from convstudio.core.design import DesignFileError, load_design
 from convstudio.core.initialisation import INIT_SCHEMES
+from convstudio.core.training.records import ended_as_planned
+from convstudio.core.training.run_folder import WEIGHTS_CHOICES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -46,7 +48,7 @@ def add_lab_parsers(commands) -> None:
     lab.add_argument("run_dir", metavar="RUN_DIR")
     lab.add_argument("--samples", default="1,2,5,10,20,50", help="values of T, comma-separated")
     lab.add_argument("--limit", type=int, help="use the first LIMIT test images")
-    lab.add_argument("--weights", choices=["best", "last"], default="best")
+    lab.add_argument("--weights", choices=WEIGHTS_CHOICES, default="best")
     lab.add_argument("--seed", type=int, default=0)
     lab.set_defaults(handler=run_dropout_lab)
 
@@ -58,13 +60,7 @@ def add_lab_parsers(commands) -> None:
         command.add_argument("design", metavar="DESIGN.json")
         if name == "ensemble":
             command.add_argument("--members", type=int, default=3, help="K, the number of members (default 3)")
-        command.add_argument("--epochs", type=int)
-        command.add_argument("--dataset")
-        command.add_argument("--limit", type=int, help="use at most this many training images")
-        command.add_argument("--batch-size", type=int)
-        command.add_argument("--lr", type=float, help="learning rate eta")
-        command.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-        command.add_argument("--seed", type=int)
+        add_training_options(command, LAB_OPTIONS)
         command.add_argument("--out", required=True, metavar="DIR", help="folder for the runs, one subfolder each")
         command.set_defaults(handler=handler)
 
@@ -95,6 +91,7 @@ def _verdict(layer) -> str:
 
 def run_gradcheck(args: argparse.Namespace) -> int:
     """Handler of ``convstudio gradcheck``."""
+    from convstudio.core.builder import DesignShapeError
     from convstudio.core.lab.gradcheck import error_vs_delta, gradient_check
 
     try:
@@ -126,6 +123,7 @@ def run_gradcheck(args: argparse.Namespace) -> int:
 
 def run_signal(args: argparse.Namespace) -> int:
     """Handler of ``convstudio signal``."""
+    from convstudio.core.builder import DesignShapeError
     from convstudio.core.lab.signal_propagation import compare_schemes
 
     inputs = labels = None
@@ -199,18 +197,6 @@ def run_dropout_lab(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _training_settings(args: argparse.Namespace, base: dict | None):
-    from convstudio.core.training.settings import TrainingSettings
-
-    data = dict(base or {})
-    for option, field in (("dataset", "dataset"), ("epochs", "epochs"), ("limit", "data_limit"),
-                          ("batch_size", "batch_size"), ("lr", "learning_rate"), ("device", "device"),
-                          ("seed", "seed")):
-        if getattr(args, option, None) is not None:
-            data[field] = getattr(args, option)
-    return TrainingSettings.model_validate(data)
-
-
 def _train_lab(args: argparse.Namespace, command: str, train) -> int:
     """Load the design and settings, call ``train(design, settings)``; map failures to exit codes."""
     from convstudio.core.lab.common import LabCancelled
@@ -218,13 +204,12 @@ def _train_lab(args: argparse.Namespace, command: str, train) -> int:
 
     try:
         design = load_design(args.design)
-        settings = _training_settings(args, design.training)
+        settings = settings_from_args(args, design)
         return train(design, settings)
     except (DesignFileError, TrainingSetupError) as error:
         return _error(command, error)
     except ValidationError as error:
-        return _error(command, "invalid settings: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+        return _error(command, f"invalid settings: {settings_error_message(error)}")
     except (KeyboardInterrupt, LabCancelled):
         print(f"convstudio {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -256,7 +241,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
             print(f"{number:<8}{member.seed:>6}{member.accuracy:>10.4f}{member.nll:>9.4f}  {member.run_dir}")
         print(f"{'average':<14}{report.mean_member_accuracy:>10.4f}{report.mean_member_nll:>9.4f}")
         print(f"{'ensemble':<14}{report.accuracy:>10.4f}{report.nll:>9.4f}")
-        ok = all(member.end_reason in ("finished", "early_stopping") for member in report.members)
+        ok = all(ended_as_planned(member.end_reason) for member in report.members)
         return EXIT_OK if ok else EXIT_FAILED
 
     return _train_lab(args, "ensemble", train)
@@ -279,6 +264,6 @@ def run_remedies(args: argparse.Namespace) -> int:
             test = f"{c.test_accuracy:>10.4f}" if c.test_accuracy is not None else f"{'-':>10}"
             print(f"{c.label:<16}{len(c.epochs):>7}{c.train_accuracy[-1]:>10.4f}{c.val_accuracy[-1]:>9.4f}"
                   f"{c.accuracy_gap[-1]:>9.4f}{c.loss_gap[-1]:>10.4f}{test}")
-        return EXIT_OK if all(c.end_reason in ("finished", "early_stopping") for c in curves) else EXIT_FAILED
+        return EXIT_OK if all(ended_as_planned(c.end_reason) for c in curves) else EXIT_FAILED
 
     return _train_lab(args, "remedies", train)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from convstudio.core.training.distributed import format_command, torchrun_command
+from convstudio.core.training.torchrun import format_command, torchrun_command
 
 
 def add_launch_parser(commands) -> None:

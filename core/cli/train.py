@@ -1,0 +1,138 @@
+"""``convstudio train``: the training engine on the command line.
+
+Settings come from the design file's ``training`` section when it has one, then
+from the options given (:mod:`convstudio.core.cli.options`). Without ``--out`` the run
+folder goes under the runs root (:func:`core.paths.default_runs_root`), in the
+design's folder, so the app's Runs tab lists it. Progress goes to stderr,
+per-epoch metrics to stdout.
+Exit status: 0 finished (or stopped early by early stopping), 1 the run failed
+(non-finite loss, out of memory, an error), 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pydantic import ValidationError
+
+from convstudio.core.cli.options import add_training_options, settings_error_message, settings_from_args
+from convstudio.core.design import DesignFileError, load_design
+from convstudio.core.paths import default_runs_root
+from convstudio.core.training.records import EpochRecord, RunEnded, RunStarted, StepRecord
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def add_train_parser(commands) -> None:
+    """Register ``train`` on the CLI's subcommands."""
+    train = commands.add_parser("train", help="train a design headless, writing a run folder")
+    train.add_argument("design", nargs="?", metavar="DESIGN.json", help="the design (not needed with --resume)")
+    add_training_options(train)
+    train.add_argument("--download", action="store_true",
+                       help="download CIFAR10, MNIST or Fashion-MNIST into the data folder if missing")
+    train.add_argument("--out", metavar="RUN_DIR",
+                       help="run folder to write (default: a new folder for the design under the runs root, "
+                            "$CONVSTUDIO_RUNS or the app's, where the app's Runs tab lists it)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.set_defaults(handler=run_train)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn a few times a second at most."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.last_draw = 0.0
+
+    def step(self, record: StepRecord, epochs: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last_draw < 0.2 and record.batch + 1 < record.batches_per_epoch:
+            return
+        self.last_draw = now
+        done = (record.batch + 1) / record.batches_per_epoch
+        bar = "#" * int(done * 24)
+        self.stream.write(f"\repoch {record.epoch + 1}/{epochs} [{bar:<24}] {record.batch + 1}/{record.batches_per_epoch}"
+                          f"  loss {record.loss:.4f}  acc {record.accuracy:.3f}  {record.images_per_second:,.0f} img/s ")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        self.stream.write("\r" + " " * 100 + "\r")
+        self.stream.flush()
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of ``convstudio train``."""
+    # Imported here, not at the top: building the parser (``convstudio check``) must not load torch.
+    from convstudio.core.training.engine import TrainingRun
+    from convstudio.core.training.run_folder import RunFolderError
+    from convstudio.core.training.run_index import new_run_dir
+    from convstudio.core.training.setup import TrainingSetupError
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        # Under torchrun only rank 0 talks; the others train silently.
+        sys.stdout = sys.stderr = open(os.devnull, "w")
+    try:
+        if args.resume:
+            run = TrainingRun(None, None, args.resume, resume=True, download=args.download)
+        else:
+            if not args.design:
+                print("convstudio train: give a design file, or --resume RUN_DIR", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            design = load_design(args.design)
+            settings = settings_from_args(args, design)
+            out = args.out or str(new_run_dir(default_runs_root(), design.name))
+            run = TrainingRun(design, settings, out, download=args.download)
+        control = run.control
+        progress = _Progress()
+        records = run.records()
+        ended = None
+        try:
+            for record in records:
+                if isinstance(record, RunStarted):
+                    print(f"training on {record.device_reason}; {record.dataset}: {record.train_size} train, "
+                          f"{record.val_size} validation, {record.test_size} test images; run folder "
+                          f"{record.run_dir}", file=sys.stderr)
+                    if record.transfer_summary:
+                        print(record.transfer_summary, file=sys.stderr)
+                    if record.frozen_layers:
+                        print(f"frozen: {', '.join(record.frozen_layers)}", file=sys.stderr)
+                elif isinstance(record, StepRecord):
+                    progress.step(record, run.settings.epochs)
+                elif isinstance(record, EpochRecord):
+                    progress.clear()
+                    print(f"epoch {record.epoch + 1}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.3f}"
+                          f" | val loss {record.val_loss:.4f} acc {record.val_accuracy:.3f} | {record.seconds:.1f} s")
+                elif isinstance(record, RunEnded):
+                    ended = record
+        except KeyboardInterrupt:
+            control.stop()
+            for record in records:  # let the loop end cleanly and write its status
+                if isinstance(record, RunEnded):
+                    ended = record
+            progress.clear()
+            print(f"interrupted; resume with: convstudio train --resume {run.folder.path}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    except TrainingSetupError as error:
+        hint = " Or add --download to fetch it now." if error.missing_dataset and not args.download else ""
+        print(f"convstudio train: {error}{hint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (DesignFileError, RunFolderError) as error:
+        print(f"convstudio train: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ValidationError, ValueError) as error:
+        print(f"convstudio train: invalid settings: {settings_error_message(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    progress.clear()
+    summary = f"{ended.reason.value}: {ended.message}"
+    if ended.test_accuracy is not None:
+        summary += f"; test accuracy {ended.test_accuracy:.3f}, test loss {ended.test_loss:.4f}"
+    if ended.dropout is not None:
+        d = ended.dropout
+        summary += (f"; dropout: weight scaling acc {d.weight_scaling_accuracy:.3f} NLL {d.weight_scaling_nll:.4f},"
+                    f" Monte Carlo (T={d.samples}) acc {d.monte_carlo_accuracy:.3f} NLL {d.monte_carlo_nll:.4f}")
+    print(summary)
+    return EXIT_OK if ended.reason.completed else EXIT_RUN_FAILED
