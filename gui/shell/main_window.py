@@ -172,11 +172,13 @@ class MainWindow(QMainWindow):
         report = document.report
         if report.valid:
             validity = "valid"
-            self.statusBar().showMessage(f"Valid: {len(report.layers)} layers")
+            message = f"Valid: {len(report.layers)} layers"
         else:
             count = len(report.problems)
             validity = f"invalid ({count} problem{'s' if count > 1 else ''})"
-            self.statusBar().showMessage(report.first_error() or "")
+            message = report.first_error() or ""
+        if self.statusBar().currentMessage() != message:  # runs on every edit: repaint only a new message
+            self.statusBar().showMessage(message)
         self.setWindowTitle(f"{document.display_name}[*] — {validity} — ConvStudio")
         self.setWindowModified(document.modified)
 
