@@ -20,6 +20,7 @@ def isolated_settings(qapp, tmp_path, monkeypatch):
     QStandardPaths.setTestModeEnabled(True)
     QCoreApplication.setOrganizationName("ConvStudioTests")
     QCoreApplication.setApplicationName("designer-tests")
+    monkeypatch.setenv("CONVSTUDIO_RUNS", str(tmp_path / "runs"))  # never the user's runs folder
     settings_dir = str(tmp_path / "settings")
     for format_ in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(format_, QSettings.Scope.UserScope, settings_dir)
@@ -87,3 +88,20 @@ def make_window(qtbot, tmp_path):
 def window(make_window):
     """The window on the lecture's CIFAR10 preset."""
     return make_window()
+
+
+@pytest.fixture
+def panel_window(make_window, tmp_path, monkeypatch):
+    """A factory of windows on the small shapes preset (or ``design``) with the Training dock raised.
+
+    Datasets and runs are looked for under ``tmp_path``.
+    """
+    monkeypatch.setenv("CONVSTUDIO_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVSTUDIO_RUNS", str(tmp_path / "runs"))
+
+    def make(design=None):
+        window = make_window(design or load_preset("shapes_small"))
+        window.train_dock.raise_()
+        return window
+
+    return make

@@ -23,22 +23,8 @@ from convstudio.gui.training.dataset_chooser import DatasetChooser
 WEIGHTED_LAYERS = ["conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "fc1"]
 
 
-@pytest.fixture
-def form_window(make_window, tmp_path, monkeypatch):
-    """A window on the small shapes preset (or ``design``), the Training dock raised."""
-    monkeypatch.setenv("CONVSTUDIO_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("CONVSTUDIO_RUNS", str(tmp_path / "runs"))
-
-    def make(design=None):
-        window = make_window(design or load_preset("shapes_small"))
-        window.train_dock.raise_()
-        return window
-
-    return make
-
-
-def test_every_training_setting_has_exactly_one_editor(form_window):
-    form = form_window().train_panel.form
+def test_every_training_setting_has_exactly_one_editor(panel_window):
+    form = panel_window().train_panel.form
     fields = {name for name in TrainingSettings.model_fields if name != "augmentation"}
     fields |= {f"augmentation.{name}" for name in AugmentationSettings.model_fields}
     assert set(form.editors) == fields
@@ -85,8 +71,8 @@ def _edit_as_a_person_would(editor):
     raise AssertionError(f"no way to drive {type(editor).__name__}")
 
 
-def test_each_editor_changes_its_field_in_the_design_as_one_undoable_step(form_window):
-    window = form_window()
+def test_each_editor_changes_its_field_in_the_design_as_one_undoable_step(panel_window):
+    window = panel_window()
     form = window.train_panel.form
     document = window.design_document
     stack = document.undo_stack
@@ -105,8 +91,8 @@ def test_each_editor_changes_its_field_in_the_design_as_one_undoable_step(form_w
         assert editor.current() == shown, key
 
 
-def test_freeze_picks_layers_of_the_open_design(form_window):
-    window = form_window()
+def test_freeze_picks_layers_of_the_open_design(panel_window):
+    window = panel_window()
     form = window.train_panel.form
     document = window.design_document
     freeze = form.editors["freeze"]
@@ -139,8 +125,8 @@ def test_freeze_picks_layers_of_the_open_design(form_window):
     assert freeze.menu.actions()[-1].text() == document.report.layers[-1].name == through.itemData(through.count() - 1)
 
 
-def test_sync_batchnorm_shows_only_where_the_design_has_batch_norm(form_window):
-    window = form_window()
+def test_sync_batchnorm_shows_only_where_the_design_has_batch_norm(panel_window):
+    window = panel_window()
     form = window.train_panel.form
     assert form.is_shown("sync_batchnorm")
     form.editors["sync_batchnorm"].click()
@@ -148,11 +134,11 @@ def test_sync_batchnorm_shows_only_where_the_design_has_batch_norm(form_window):
 
     design = load_preset("shapes_small")
     plain = design.model_copy(update={"layers": [layer for layer in design.layers if layer.kind != "batchnorm"]})
-    assert not form_window(plain).train_panel.form.is_shown("sync_batchnorm")
+    assert not panel_window(plain).train_panel.form.is_shown("sync_batchnorm")
 
 
-def test_editors_take_ranges_and_tooltips_from_the_fields(form_window):
-    form = form_window().train_panel.form
+def test_editors_take_ranges_and_tooltips_from_the_fields(panel_window):
+    form = panel_window().train_panel.form
     for key, editor in form.editors.items():
         spec = form.form.fields[key].spec
         if isinstance(editor, QAbstractSpinBox) and spec.maximum is not None:

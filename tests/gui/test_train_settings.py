@@ -22,20 +22,6 @@ from convstudio.core.training.settings import TrainingSettings
 from convstudio.gui.forms.field_specs import field_spec, form_fields
 
 
-@pytest.fixture
-def panel_window(make_window, tmp_path, monkeypatch):
-    """The window on the small shapes preset; datasets and runs looked for under tmp_path."""
-    monkeypatch.setenv("CONVSTUDIO_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("CONVSTUDIO_RUNS", str(tmp_path / "runs"))
-
-    def make(design=None):
-        window = make_window(design or load_preset("shapes_small"))
-        window.train_dock.raise_()
-        return window
-
-    return make
-
-
 def test_every_setting_has_an_editor_built_from_its_field(panel_window):
     panel = panel_window().train_panel
     shown = {field.key for field in form_fields(TrainingSettings)}
