@@ -10,12 +10,10 @@ from __future__ import annotations
 import urllib.error
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSpinBox
 
 from convstudio.core.data.on_disk import REQUIRED_FILES
-from convstudio.core.presets import load_preset
 from convstudio.core.training.design_settings import settings_of
 from convstudio.core.training.records import LayerStat, OptimizerLayerState, StepRecord
 from convstudio.core.training.settings import TrainingSettings
