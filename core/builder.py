@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from convstudio.core.design import Design
 from convstudio.core.initialisation import InitScheme, initialise
-from convstudio.core.layers import Activation, ActivationName, LayerBase
+from convstudio.core.block_modules import ConcatBlock, ResidualBlock
+from convstudio.core.layers import Activation, ActivationName, Concat, LayerBase, Residual, inner_stacks
 from convstudio.core.shape_records import LayerShape
 from convstudio.core.shapes import infer_shapes
 
@@ -40,17 +42,50 @@ def activation_module(name: ActivationName) -> nn.Module | None:
     return None if name == "none" else _ACTIVATIONS[name]()
 
 
+@dataclass(frozen=True)
+class LayerUnit:
+    """One design layer of a built model, at any depth: its name and the modules it became.
+
+    ``name`` is the layer's qualified name (``conv1``, ``res1``, ``res1.body.conv1``),
+    ``modules`` the dotted names of its modules in the model (``res1.body.conv1``,
+    ``res1.body.conv1_relu``; a block's is its own module, ``res1``), ``blocks``
+    the qualified names of the blocks around it, outermost first.
+    """
+
+    name: str
+    kind: str
+    modules: tuple[str, ...]
+    blocks: tuple[str, ...] = ()
+
+    @property
+    def is_block(self) -> bool:
+        """True for a residual or concat block (its inner layers are units of their own)."""
+        return self.kind in ("residual", "concat")
+
+
 class DesignNet(nn.Sequential):
     """The built network: an ``nn.Sequential`` that also knows which modules came from which layer.
 
-    ``layer_modules[i]`` lists the module names built for design layer ``i``
-    (a convolution with an activation gives two: ``conv1`` and ``conv1_relu``).
+    ``layer_modules[i]`` lists the top-level module names built for design layer ``i``
+    (a convolution with an activation gives two: ``conv1`` and ``conv1_relu``; a
+    block one: ``res1``). ``units`` lists every design layer, blocks and the layers
+    inside them, in design order (a block before its contents): see :class:`LayerUnit`.
     """
 
-    def __init__(self, modules: "OrderedDict[str, nn.Module]", layer_modules: list[tuple[str, ...]]):
+    def __init__(self, modules: "OrderedDict[str, nn.Module]", layer_modules: list[tuple[str, ...]],
+                 units: list[LayerUnit] | None = None):
         super().__init__(modules)
         self.layer_modules = layer_modules
+        self.units = units if units is not None else []
         self.ends_with_softmax = bool(modules) and isinstance(list(modules.values())[-1], nn.Softmax)
+
+    def leaf_units(self) -> list[LayerUnit]:
+        """The units that are not blocks: the layers that own parameters directly."""
+        return [unit for unit in self.units if not unit.is_block]
+
+    def unit_modules(self, unit: LayerUnit) -> list[nn.Module]:
+        """The modules ``unit`` became."""
+        return [self.get_submodule(name) for name in unit.modules]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """The output before a final softmax: what cross-entropy training needs (eq. 5's U)."""
@@ -101,7 +136,46 @@ def _modules_for(layer: LayerBase, name: str, shape: LayerShape) -> list[tuple[s
         return [(name, act if act is not None else nn.Identity())]
     if kind == "softmax":
         return [(name, nn.Softmax(dim=1))]
+    if kind in ("globalavgpool", "globalmaxpool"):
+        pool_type = {("globalavgpool", 3): nn.AdaptiveAvgPool2d, ("globalavgpool", 4): nn.AdaptiveAvgPool3d,
+                     ("globalmaxpool", 3): nn.AdaptiveMaxPool2d, ("globalmaxpool", 4): nn.AdaptiveMaxPool3d}
+        return [(name, pool_type[kind, len(in_shape)](1))]
     raise AssertionError(f"no builder for layer kind {kind!r}")  # every kind is handled above
+
+
+def _stack_modules(layers: list[LayerBase], shapes: tuple[LayerShape, ...], prefix: str, blocks: tuple[str, ...],
+                   units: list[LayerUnit]) -> tuple[list[tuple[str, nn.Module]], list[tuple[str, ...]]]:
+    """The named modules of one stack, and each layer's module names; ``units`` collects every layer.
+
+    ``prefix`` is the stack's dotted place in the model (``""`` for the design, ``res1.body.``).
+    """
+    named_all: list[tuple[str, nn.Module]] = []
+    per_layer: list[tuple[str, ...]] = []
+    for layer, shape in zip(layers, shapes):
+        if isinstance(layer, (Residual, Concat)):
+            named = [(shape.name, _block_module(layer, shape, f"{prefix}{shape.name}", blocks, units))]
+        else:
+            named = _modules_for(layer, shape.name, shape)
+            units.append(LayerUnit(prefix + shape.name, layer.kind,
+                                   tuple(prefix + module_name for module_name, _ in named), blocks))
+        per_layer.append(tuple(module_name for module_name, _ in named))
+        named_all.extend(named)
+    return named_all, per_layer
+
+
+def _block_module(layer: LayerBase, shape: LayerShape, qualified: str, blocks: tuple[str, ...],
+                  units: list[LayerUnit]) -> nn.Module:
+    """A residual or concat block as one module with an ``nn.Sequential`` per stack."""
+    units.append(LayerUnit(qualified, layer.kind, (qualified,), blocks))
+    inner_blocks = blocks + (qualified,)
+    sequentials = []
+    for stack in shape.stacks:
+        inner_layers = dict(inner_stacks(layer))[stack.part]
+        named, _ = _stack_modules(inner_layers, stack.layers, f"{qualified}.{stack.part}.", inner_blocks, units)
+        sequentials.append(nn.Sequential(OrderedDict(named)))
+    if isinstance(layer, Residual):
+        return ResidualBlock(sequentials[0], sequentials[1], activation_module(layer.activation))
+    return ConcatBlock(sequentials)
 
 
 def build_model(design: Design, init: InitScheme = "pytorch_default", gain: float = 1.0,
@@ -121,13 +195,9 @@ def build_model(design: Design, init: InitScheme = "pytorch_default", gain: floa
     with forked, (torch.device("meta") if on_meta else nullcontext()):
         if seed is not None:
             torch.manual_seed(seed)
-        modules: OrderedDict[str, nn.Module] = OrderedDict()
-        layer_modules: list[tuple[str, ...]] = []
-        for layer, shape in zip(design.layers, report.layers):
-            named = _modules_for(layer, shape.name, shape)
-            layer_modules.append(tuple(module_name for module_name, _ in named))
-            modules.update(named)
-        model = DesignNet(modules, layer_modules)
+        units: list[LayerUnit] = []
+        named, layer_modules = _stack_modules(design.layers, report.layers, "", (), units)
+        model = DesignNet(OrderedDict(named), layer_modules, units)
     if on_meta:
         return model
     if init != "pytorch_default":

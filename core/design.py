@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from convstudio.core.atomic import atomic_write_text
-from convstudio.core.layers import Layer
+from convstudio.core.layers import Layer, inner_stacks, layer_to_data
 from convstudio.core.migrations import CURRENT_SCHEMA_VERSION, migrate
 from convstudio.core.validation_messages import describe_validation_error
 
@@ -45,6 +45,22 @@ class InputSpec(BaseModel):
         return (self.channels, self.depth, self.height, self.width)
 
 
+def _check_names_unique(layers: list, where: str) -> None:
+    """Names are module names: unique within each stack (a block's stacks are scopes of their own)."""
+    seen: dict[str, int] = {}
+    for number, layer in enumerate(layers, start=1):
+        if layer.name is not None:
+            if layer.name in seen:
+                raise ValueError(
+                    f"{where}layer {number} ({layer.kind}) reuses the name {layer.name!r} of layer "
+                    f"{seen[layer.name]}: give each layer its own name or leave name out"
+                )
+            seen[layer.name] = number
+        for part, stack in inner_stacks(layer):
+            label = f"branch {int(part.split('.')[1]) + 1}" if part.startswith("branches.") else part
+            _check_names_unique(stack, f"{where}layer {number} ({layer.kind}) > {label} > ")
+
+
 class Design(BaseModel):
     """A whole network design: what ``*.json`` design files hold."""
 
@@ -61,16 +77,7 @@ class Design(BaseModel):
 
     @model_validator(mode="after")
     def _layer_names_unique(self):
-        seen: dict[str, int] = {}
-        for number, layer in enumerate(self.layers, start=1):
-            if layer.name is None:
-                continue
-            if layer.name in seen:
-                raise ValueError(
-                    f"layer {number} ({layer.kind}) reuses the name {layer.name!r} of layer "
-                    f"{seen[layer.name]}: give each layer its own name or leave name out"
-                )
-            seen[layer.name] = number
+        _check_names_unique(self.layers, "")
         return self
 
     def to_json(self) -> str:
@@ -79,10 +86,7 @@ class Design(BaseModel):
             "schema_version": self.schema_version,
             "name": self.name,
             "input": self.input.model_dump(mode="json", exclude_none=True),
-            "layers": [
-                {"kind": layer.kind, **layer.model_dump(mode="json", exclude_defaults=True)}
-                for layer in self.layers
-            ],
+            "layers": [layer_to_data(layer) for layer in self.layers],
         }
         if self.description:
             data["description"] = self.description
@@ -101,14 +105,19 @@ def design_from_dict(data: Any, source: str = "design") -> Design:
             f"{source}: a design must be a JSON object with 'input' and 'layers', "
             f"not a {type(data).__name__}"
         )
+    has_layers = "layers" in data
     try:
         data = migrate(data)
     except ValueError as error:
         raise DesignFileError(f"{source}: {error}") from None
     try:
-        return Design.model_validate(data)
+        design = Design.model_validate(data)
     except ValidationError as error:
         raise DesignFileError(describe_validation_error(error, data, source)) from None
+    if not has_layers:  # an empty design says so with "layers": []; a missing key is a broken file
+        raise DesignFileError(f"{source}: no 'layers' field: a design lists its layers, e.g. \"layers\": [] "
+                              "for none; add it")
+    return design
 
 
 def design_from_json(text: str, source: str = "design") -> Design:

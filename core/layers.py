@@ -215,17 +215,102 @@ class Softmax(LayerBase):
     kind: Literal["softmax"] = "softmax"
 
 
+class _GlobalPooling(LayerBase):
+    """Pools each channel over its whole map: C x 1 x 1 (or C x 1 x 1 x 1), PyTorch's adaptive pooling to 1."""
+
+
+class GlobalAvgPool(_GlobalPooling):
+    """Global average pooling: each channel's mean over its whole feature map (C x 1 x 1 out)."""
+
+    kind: Literal["globalavgpool"] = "globalavgpool"
+
+
+class GlobalMaxPool(_GlobalPooling):
+    """Global max pooling: each channel's largest value over its whole feature map (C x 1 x 1 out)."""
+
+    kind: Literal["globalmaxpool"] = "globalmaxpool"
+
+
+class Residual(LayerBase):
+    """A residual block (He et al. 2016): output = activation(body(x) + shortcut(x)).
+
+    An empty ``shortcut`` is the identity; ``body`` and ``shortcut`` must produce
+    the same shape for the sum to exist.
+    """
+
+    kind: Literal["residual"] = "residual"
+    body: list["Layer"] = Field(default_factory=list, description="The layers on the main path, applied in order.")
+    shortcut: list["Layer"] = Field(
+        default_factory=list, description="The layers on the skip path; empty for the identity."
+    )
+    activation: ActivationName = Field(default="relu", description="Nonlinearity applied after the sum.")
+
+
+class Concat(LayerBase):
+    """Parallel branches whose outputs are joined along channels (Inception style).
+
+    An empty branch passes its input through; every branch must keep the same
+    height and width (and depth).
+    """
+
+    kind: Literal["concat"] = "concat"
+    branches: list[list["Layer"]] = Field(
+        default_factory=lambda: [[], []], min_length=1,
+        description="The branches, each a stack of layers applied to the block's input.",
+    )
+
+
+BLOCK_KINDS = ("residual", "concat")
+"""Kinds that hold stacks of layers of their own."""
+
 Layer = Annotated[
     Union[
-        Conv2d, Conv3d, MaxPool2d, AvgPool2d, MaxPool3d, AvgPool3d,
-        BatchNorm, Dropout, Flatten, Linear, Activation, Softmax,
+        Conv2d, Conv3d, MaxPool2d, AvgPool2d, MaxPool3d, AvgPool3d, GlobalAvgPool, GlobalMaxPool,
+        BatchNorm, Dropout, Flatten, Linear, Activation, Softmax, Residual, Concat,
     ],
     Field(discriminator="kind"),
 ]
 
+Residual.model_rebuild()
+Concat.model_rebuild()
+
 LAYER_CLASSES: dict[str, type[LayerBase]] = {
     cls.model_fields["kind"].default: cls
-    for cls in (Conv2d, Conv3d, MaxPool2d, AvgPool2d, MaxPool3d, AvgPool3d,
-                BatchNorm, Dropout, Flatten, Linear, Activation, Softmax)
+    for cls in (Conv2d, Conv3d, MaxPool2d, AvgPool2d, MaxPool3d, AvgPool3d, GlobalAvgPool, GlobalMaxPool,
+                BatchNorm, Dropout, Flatten, Linear, Activation, Softmax, Residual, Concat)
 }
 """Every layer kind by its ``kind`` tag, in palette order."""
+
+
+def inner_stacks(layer: LayerBase) -> list[tuple[str, list[LayerBase]]]:
+    """A block's own stacks as (part, layers): ``body``/``shortcut`` or ``branches.0``, ``branches.1``...
+
+    Empty for a plain layer. The part names are the keys of paths such as ``5.body.2``.
+    """
+    if isinstance(layer, Residual):
+        return [("body", layer.body), ("shortcut", layer.shortcut)]
+    if isinstance(layer, Concat):
+        return [(f"branches.{number}", branch) for number, branch in enumerate(layer.branches)]
+    return []
+
+
+def every_layer(layers: list[LayerBase]):
+    """Every layer of a stack, the layers inside blocks included (a block before its contents)."""
+    for layer in layers:
+        yield layer
+        for _part, stack in inner_stacks(layer):
+            yield from every_layer(stack)
+
+
+def layer_to_data(layer: LayerBase) -> dict:
+    """A layer as design-file data: ``kind`` first, fields at their defaults left out, blocks nested."""
+    data = {"kind": layer.kind, **layer.model_dump(mode="json", exclude_defaults=True)}
+    if isinstance(layer, Residual):
+        data["body"] = [layer_to_data(inner) for inner in layer.body]
+        if layer.shortcut:
+            data["shortcut"] = [layer_to_data(inner) for inner in layer.shortcut]
+        else:
+            data.pop("shortcut", None)
+    elif isinstance(layer, Concat):
+        data["branches"] = [[layer_to_data(inner) for inner in branch] for branch in layer.branches]
+    return data

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 
 
 def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
@@ -26,8 +26,17 @@ def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "layers": layers, "schema_version": 1}
 
 
+def _before_blocks(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had only plain layers; version 2 adds blocks (residual, concat) and global pooling.
+
+    Every version-1 file is a valid version-2 file, so only the number changes.
+    """
+    return {**data, "schema_version": 2}
+
+
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _from_unversioned,
+    1: _before_blocks,
 }
 
 

@@ -8,7 +8,7 @@ from importlib import resources
 from convstudio.core.design import Design, design_from_json
 
 # Menu order: the lecture's network first.
-PRESET_ORDER = ("cifar10", "shapes_small", "lenet", "volume3d")
+PRESET_ORDER = ("cifar10", "shapes_small", "lenet", "volume3d", "resnet20", "inception_small")
 DEFAULT_PRESET = "cifar10"
 
 

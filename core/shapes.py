@@ -17,14 +17,17 @@ import math
 from operator import attrgetter
 
 from convstudio.core.design import Design
-from convstudio.core.layers import AvgPool3d, Conv2d, Conv3d, LayerBase, Linear, _Pooling, _SpatialLayer
+from convstudio.core.layers import (
+    AvgPool3d, Concat, Conv2d, Conv3d, LayerBase, Linear, Residual, _GlobalPooling, _Pooling, _SpatialLayer,
+)
 from convstudio.core.naming import layer_names
 from convstudio.core.shape_records import (
     AxisFormula, DesignReport, LayerFix, LayerShape, Shape, ShapeProblem, format_shape,
 )
+from convstudio.core.shape_blocks import block_result
 
 _AXES = {2: ("height", "width"), 3: ("depth", "height", "width")}
-_NAME, _PARAMS, _MACS, _OUTPUT = (attrgetter(field) for field in ("name", "params", "macs", "output_shape"))
+_NAME, _PARAMS, _MACS = (attrgetter(field) for field in ("name", "params", "macs"))
 
 
 def _describe_input(shape: Shape) -> str:
@@ -177,6 +180,8 @@ def _layer_result(layer: LayerBase, index: int, name: str, shape: Shape | None) 
     kind = layer.kind
     if shape is None:
         # Nothing is known of the input; say what can be said without it.
+        if isinstance(layer, (Residual, Concat)):
+            return block_result(layer, index, name, shape, check_stack)
         if isinstance(layer, Linear):
             return LayerShape(index, kind, name, None, (layer.out_features,), None, None)
         return LayerShape(index, kind, name, None, None, None, None)
@@ -196,6 +201,16 @@ def _layer_result(layer: LayerBase, index: int, name: str, shape: Shape | None) 
                 positions = DesignReport.count_values(output[1:]) if output is not None else 0
                 macs = positions * weights if output is not None and None not in output else None
         return LayerShape(index, kind, name, shape, output, params, macs, formulas, problem)
+
+    if isinstance(layer, (Residual, Concat)):
+        return block_result(layer, index, name, shape, check_stack)
+
+    if isinstance(layer, _GlobalPooling):
+        if len(shape) == 1:
+            return LayerShape(index, kind, name, shape, None, 0, 0, (), ShapeProblem(
+                f"needs feature maps but receives {_describe_input(shape)}; "
+                "move it above the Flatten, or remove the Flatten"))
+        return LayerShape(index, kind, name, shape, (shape[0],) + (1,) * (len(shape) - 1), 0, 0)
 
     if kind == "flatten":
         values = None if None in shape else math.prod(shape)
@@ -230,6 +245,27 @@ def _layer_result(layer: LayerBase, index: int, name: str, shape: Shape | None) 
     return LayerShape(index, kind, name, shape, shape, 0, 0)
 
 
+def check_stack(layers: list[LayerBase], shape: Shape | None) -> tuple[tuple[LayerShape, ...], Shape | None]:
+    """Check one stack of layers (a block's body, shortcut or branch) receiving ``shape``.
+
+    Returns each layer's result and the stack's output (``shape`` itself for an empty stack).
+    """
+    results = []
+    for index, (layer, name) in enumerate(zip(layers, layer_names(layers))):
+        result = _layer_result(layer, index, name, shape)
+        results.append(result)
+        shape = result.output_shape
+    return tuple(results), shape
+
+
+def _stored_values(result: LayerShape) -> int:
+    """Floats a layer stores per sample: its output, and for a block every inner layer's output too."""
+    values = DesignReport.count_values(result.output_shape)
+    for stack in result.stacks:
+        values += sum(map(_stored_values, stack.layers))
+    return values
+
+
 def infer_shapes(design: Design) -> DesignReport:
     """Check every layer of ``design`` and report shapes, counts, formulas and problems."""
     shape: Shape | None = design.input.shape
@@ -245,7 +281,8 @@ def infer_shapes(design: Design) -> DesignReport:
             problems.append(result)
         total_params += result.params or 0
         total_macs += result.macs or 0
-        activation_values += DesignReport.count_values(result.output_shape)
+        activation_values += _stored_values(result) if result.stacks else DesignReport.count_values(
+            result.output_shape)
         shape = result.output_shape
     return DesignReport(
         design.input.shape, tuple(results), total_params, total_macs, activation_values, tuple(problems)
@@ -285,7 +322,7 @@ def recheck(design: Design, earlier: Design, earlier_report: DesignReport) -> De
     total_params = sum(filter(None, map(_PARAMS, results)))
     total_macs = sum(filter(None, map(_MACS, results)))
     count_values = DesignReport.count_values
-    activation_values = count_values(design.input.shape) + sum(map(count_values, map(_OUTPUT, results)))
+    activation_values = count_values(design.input.shape) + sum(map(_stored_values, results))
     shape: Shape | None = results[-1].output_shape if results else design.input.shape
     position = {id(layer): index for index, layer in enumerate(old_layers)}
     for index in range(kept, len(layers)):
@@ -298,7 +335,7 @@ def recheck(design: Design, earlier: Design, earlier_report: DesignReport) -> De
             result = old
         else:  # moved or renamed (its kind's counter changed): the same result at its new place
             result = LayerShape(index, old.kind, name, old.input_shape, old.output_shape, old.params, old.macs,
-                                old.formulas, old.problem)
+                                old.formulas, old.problem, old.stacks, old.merge)
         results.append(result)
         # The rest of the loop is infer_shapes' own (kept apart so that the baseline stays as it is).
         if result.problem is not None:
@@ -306,7 +343,7 @@ def recheck(design: Design, earlier: Design, earlier_report: DesignReport) -> De
         total_params += result.params or 0
         total_macs += result.macs or 0
         shape = result.output_shape
-        activation_values += count_values(shape)
+        activation_values += _stored_values(result) if result.stacks else count_values(shape)
     return DesignReport(
         design.input.shape, tuple(results), total_params, total_macs, activation_values, tuple(problems)
     )

@@ -53,6 +53,9 @@ def _what_is_wrong(error: dict[str, Any], field: str, allowed: list[str]) -> str
         return f"must be true or false, got {error['input']!r}"
     if kind in {"string_type"}:
         return f"must be text, got {error['input']!r}"
+    if kind == "too_short":
+        needed = error["ctx"]["min_length"]
+        return f"must hold at least {needed} {'entry' if needed == 1 else 'entries'}, got {error['input']!r}"
     if kind == "list_type":
         return f"must be a list, got {error['input']!r}"
     if kind in {"model_type", "dict_type"}:
@@ -62,38 +65,64 @@ def _what_is_wrong(error: dict[str, Any], field: str, allowed: list[str]) -> str
     return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {error['input']!r})"
 
 
-def _layer_label(data: Any, index: int) -> str:
-    layers = data.get("layers") if isinstance(data, dict) else None
-    kind = None
-    if isinstance(layers, list) and index < len(layers) and isinstance(layers[index], dict):
-        kind = layers[index].get("kind")
-    return f"layer {index + 1} ({kind})" if isinstance(kind, str) else f"layer {index + 1}"
+def _layer_label(layers: Any, index: int) -> tuple[str, Any]:
+    """``layer 3 (conv2d)`` for entry ``index`` of the layer list ``layers``, and that entry's data."""
+    entry = layers[index] if isinstance(layers, list) and index < len(layers) else None
+    kind = entry.get("kind") if isinstance(entry, dict) else None
+    return (f"layer {index + 1} ({kind})" if isinstance(kind, str) else f"layer {index + 1}"), entry
+
+
+def _locate(loc: list, data: Any) -> tuple[str, tuple, str | None, list]:
+    """Follow ``loc`` (``layers, i, kind, body, j, kind, field...``) into nested blocks.
+
+    Returns where the layer sits (``layer 5 (residual) > body > layer 2 (conv2d)``),
+    its path as a grouping key, its kind tag (None when the error is about the
+    entry itself) and what is left of ``loc`` (the field).
+    """
+    where, entry = _layer_label(data.get("layers") if isinstance(data, dict) else None, loc[1])
+    key: tuple = (loc[1],)
+    rest = loc[2:]
+    while True:
+        kind = rest[0] if rest and rest[0] in LAYER_CLASSES else None
+        after = rest[1:] if kind else rest
+        stack_words = None
+        if kind and len(after) >= 2 and after[0] in ("body", "shortcut") and isinstance(after[1], int):
+            stack_words, stack, index, rest = after[0], (entry or {}).get(after[0]), after[1], after[2:]
+        elif kind and len(after) >= 3 and after[0] == "branches" and isinstance(after[1], int) \
+                and isinstance(after[2], int):
+            branches = (entry or {}).get("branches")
+            stack = branches[after[1]] if isinstance(branches, list) and after[1] < len(branches) else None
+            stack_words, index, rest = f"branch {after[1] + 1}", after[2], after[3:]
+        if stack_words is None:
+            return where, key, kind, after
+        label, entry = _layer_label(stack, index)
+        where = f"{where} > {stack_words} > {label}"
+        key += (stack_words, index)
 
 
 def _describe_one(error: dict[str, Any], data: Any) -> tuple[tuple, str]:
     """One error as (grouping key, sentence)."""
     loc = [part for part in error["loc"] if part not in _UNION_MEMBER_NAMES]
     if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
-        index = loc[1]
-        where = _layer_label(data, index)
+        where, path, kind_name, rest = _locate(loc, data)
+        key = ("layers", *path)
         if error["type"] == "union_tag_invalid":
             kinds = ", ".join(LAYER_CLASSES)
             guess = difflib.get_close_matches(str(error["ctx"]["tag"]), list(LAYER_CLASSES), n=1)
             hint = f"; did you mean '{guess[0]}'?" if guess else "."
-            return (("layers", index), f"{where}: unknown kind {error['ctx']['tag']!r}{hint} Known kinds: {kinds}")
+            return (key, f"{where}: unknown kind {error['ctx']['tag']!r}{hint} Known kinds: {kinds}")
         if error["type"] == "union_tag_not_found":
-            return (("layers", index), f"{where}: has no 'kind' field; add one, e.g. \"kind\": \"conv2d\"")
-        if error["type"] in {"model_attributes_type", "dict_type"}:
-            return (("layers", index), f"{where}: must be an object such as {{\"kind\": \"flatten\"}}, got {error['input']!r}")
-        # loc is ('layers', i, kind, field, ...) for fields, ('layers', i, kind) for whole-layer checks.
-        kind_name = loc[2] if len(loc) > 2 else None
-        fields = [str(part) for part in loc[3:]]
+            return (key, f"{where}: has no 'kind' field; add one, e.g. \"kind\": \"conv2d\"")
+        if error["type"] in {"model_attributes_type", "dict_type"} and kind_name is None:
+            return (key, f"{where}: must be an object such as {{\"kind\": \"flatten\"}}, got {error['input']!r}")
+        # rest is (field, ...) for fields, () for whole-layer checks.
+        fields = [str(part) for part in rest]
         field = fields[0] if fields else None
         allowed = list(LAYER_CLASSES[kind_name].model_fields) if kind_name in LAYER_CLASSES else []
         if field is None:
-            return (("layers", index), f"{where}: {_what_is_wrong(error, '', allowed)}")
-        path = "".join(f"[{int(part) + 1}]" if part.isdigit() else part for part in fields)
-        return (("layers", index, field), f"{where}: {path} {_what_is_wrong(error, field, allowed)}")
+            return (key, f"{where}: {_what_is_wrong(error, '', allowed)}")
+        path_words = "".join(f"[{int(part) + 1}]" if part.isdigit() else part for part in fields)
+        return (key + (field,), f"{where}: {path_words} {_what_is_wrong(error, field, allowed)}")
     path = ".".join(str(part) for part in loc) or "design"
     field = str(loc[-1]) if loc else ""
     allowed: list[str] = []

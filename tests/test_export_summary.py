@@ -27,11 +27,16 @@ def test_markdown_table_has_a_row_per_layer_with_shapes_params_and_formulas(key)
     rows = table_rows(markdown)
     assert cells(rows[0]) == ["#", "layer", "kind", "output", "params", "formula"]
     body = [cells(row) for row in rows[2:]]
-    assert len(body) == len(design.layers) + 1 and all(len(row) == 6 for row in body)
+    entries = list(report.walk())  # a block's inner layers follow it, indented
+    assert len(body) == len(entries) + 1 and all(len(row) == 6 for row in body)
     assert body[0][:4] == ["0", "input", "", "x".join(map(str, design.input.shape))]
-    for row, layer in zip(body[1:], report.layers):
-        assert row[1:5] == [layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}"]
-        assert row[5] == (f"`{layer_formula(layer)}`" if layer.formulas else "")
+    for row, entry in zip(body[1:], entries):
+        layer = entry.record
+        assert row[0] == entry.path_text
+        assert row[1:5] == ["&nbsp;&nbsp;" * entry.depth + layer.name, layer.kind,
+                            "x".join(map(str, layer.output_shape)), f"{layer.params:,}"]
+        formula = layer.merge_text or layer_formula(layer)
+        assert row[5] == (f"`{formula}`" if formula else "")
     assert f"{report.total_params:,} parameters" in markdown
     assert "## Problems" not in markdown and "cannot be built" not in markdown
 

@@ -377,3 +377,211 @@ def test_edge_cases_agree_with_pytorch(kind: str, in_shape: tuple[int, ...], lay
     report = infer_shapes(design)
     _check_against_torch(design, report)
     _check_built_model(design, report)
+
+
+# --- nested designs: residual and concat blocks, to any depth --------------------------------
+
+
+class TorchRefusedAt(Exception):
+    """PyTorch refuses the layer at ``path`` (a 0-based tuple path such as ``(2, "body", 0)``)."""
+
+    def __init__(self, path: tuple):
+        super().__init__(path)
+        self.path = path
+
+
+def _torch_stack(layers: list[dict], in_shape: tuple[int, ...], prefix: tuple, seen: dict) -> tuple[int, ...]:
+    """Run a stack of layers (design-file data) as PyTorch would, recording each layer under its path.
+
+    Blocks are written here from their definition: a residual block adds body and
+    shortcut, which must give the same shape (broadcasting is not a residual sum);
+    a concat block joins its branches with ``torch.cat`` along channels.
+    """
+    shape = in_shape
+    for index, layer in enumerate(layers):
+        path = prefix + (index,)
+        kind = layer["kind"]
+        if kind == "residual":
+            body = _torch_stack(layer.get("body", []), shape, path + ("body",), seen)
+            shortcut = _torch_stack(layer.get("shortcut", []), shape, path + ("shortcut",), seen)
+            if body != shortcut:
+                raise TorchRefusedAt(path)
+            output = body
+        elif kind == "concat":
+            outputs = [_torch_stack(branch, shape, path + (f"branches.{number}",), seen)
+                       for number, branch in enumerate(layer["branches"])]
+            try:
+                joined = torch.cat([torch.empty((BATCH, *output), device="meta") for output in outputs], dim=1)
+            except (RuntimeError, IndexError) as error:
+                raise TorchRefusedAt(path) from error
+            output = tuple(joined.shape[1:])
+        elif kind in ("globalavgpool", "globalmaxpool"):
+            if len(shape) not in (3, 4):
+                raise TorchRefusedAt(path)
+            pool = {("globalavgpool", 3): nn.AdaptiveAvgPool2d, ("globalavgpool", 4): nn.AdaptiveAvgPool3d,
+                    ("globalmaxpool", 3): nn.AdaptiveMaxPool2d, ("globalmaxpool", 4): nn.AdaptiveMaxPool3d}
+            output = tuple(pool[kind, len(shape)](1)(torch.empty((BATCH, *shape), device="meta")).shape[1:])
+            seen[path] = TorchLayer(output, 0, 0)
+            shape = output
+            continue
+        else:
+            try:
+                result = _torch_layer(layer, shape)
+            except TorchRefused:
+                raise TorchRefusedAt(path) from None
+            seen[path] = result
+            shape = result.output_shape
+            continue
+        # A block's parameters and MACs: those of the plain layers inside it (blocks repeat their totals).
+        inner = [value for key, value in seen.items()
+                 if key[:len(path)] == path and len(key) > len(path) and not isinstance(value, _BlockResult)]
+        seen[path] = _BlockResult(output, sum(item.params for item in inner), sum(item.macs for item in inner))
+        shape = output
+    return shape
+
+
+class _BlockResult(TorchLayer):
+    """PyTorch's result for a whole block."""
+
+
+def _nested_oracle(design: Design) -> tuple[dict, tuple | None]:
+    """Every layer's PyTorch result by path, and the path where PyTorch first refuses (None: never)."""
+    data = design.model_dump(exclude_none=True)["layers"]
+    seen: dict = {}
+    try:
+        _torch_stack(data, design.input.shape, (), seen)
+    except TorchRefusedAt as refused:
+        return seen, refused.path
+    return seen, None
+
+
+def _engine_failure(report: DesignReport) -> tuple | None:
+    if not report.problems:
+        return None
+    first = report.problems[0]
+    return (first.index,) + first.problem.path
+
+
+_SIZE_KEEPING = st.sampled_from([{"kind": "batchnorm"}, {"kind": "activation", "activation": "relu"},
+                                 {"kind": "dropout", "p": 0.25}])
+
+
+@st.composite
+def _nested_stack(draw, rank: int, depth: int, low: int, high: int) -> list[dict]:
+    """A stack of 0-3 layers: size-keeping convolutions (so merges often work), others, blocks."""
+    layers = []
+    for _ in range(draw(st.integers(low, high))):
+        choice = draw(st.sampled_from(["keeping conv", "keeping conv", "plain", "spatial", "block", "global"]))
+        suffix = f"{rank}d"
+        if choice == "keeping conv":
+            kernel = draw(st.sampled_from([1, 3]))
+            layers.append({"kind": "conv" + suffix, "out_channels": draw(st.integers(1, 4)), "kernel_size": kernel,
+                           "padding": kernel // 2, "stride": draw(st.sampled_from([1, 1, 2])),
+                           "activation": draw(_ACTIVATION_NAMES), "bias": draw(st.booleans())})
+        elif choice == "plain":
+            layers.append(draw(_SIZE_KEEPING))
+        elif choice == "spatial":
+            layers.append(draw(_spatial_layer(rank)))
+        elif choice == "global" and not draw(st.integers(0, 3)):
+            layers.append({"kind": draw(st.sampled_from(["globalavgpool", "globalmaxpool"]))})
+        elif choice == "block" and depth < 2:
+            layers.append(draw(_block(rank, depth + 1)))
+        else:
+            layers.append(draw(_SIZE_KEEPING))
+    return layers
+
+
+@st.composite
+def _block(draw, rank: int, depth: int) -> dict:
+    if draw(st.booleans()):
+        block = {"kind": "residual", "body": draw(_nested_stack(rank, depth, 1, 3)),
+                 "activation": draw(_ACTIVATION_NAMES)}
+        if draw(st.booleans()):
+            block["shortcut"] = draw(_nested_stack(rank, depth, 1, 2))
+        return block
+    return {"kind": "concat",
+            "branches": [draw(_nested_stack(rank, depth, 0, 2)) for _ in range(draw(st.integers(1, 3)))]}
+
+
+@st.composite
+def nested_designs(draw) -> Design:
+    """Designs with residual and concat blocks, nested up to two deep (a residual inside a branch...)."""
+    rank = draw(st.sampled_from([2, 2, 3]))
+    spec = {"channels": draw(st.integers(1, 4)), "height": draw(st.integers(1, 12)),
+            "width": draw(st.integers(1, 12))}
+    if rank == 3:
+        spec["depth"] = draw(st.integers(1, 6))
+    layers = [draw(_block(rank, 1))]
+    layers += draw(_nested_stack(rank, 0, 0, 3))
+    if draw(st.booleans()):
+        layers.insert(draw(st.integers(0, len(layers))), draw(_block(rank, 1)))
+    if draw(st.booleans()):
+        layers += [{"kind": "flatten"}, {"kind": "linear", "out_features": draw(st.integers(1, 5))}]
+    return Design.model_validate({"input": spec, "layers": layers})
+
+
+def _check_nested_against_torch(design: Design, report: DesignReport) -> tuple | None:
+    """Every record the engine gives before PyTorch's first refusal agrees with PyTorch; same failure."""
+    seen, torch_failure = _nested_oracle(design)
+    assert _engine_failure(report) == torch_failure, (
+        f"first error: engine at {_engine_failure(report)}, PyTorch at {torch_failure}; {report.first_error()}")
+    for entry in report.walk():
+        expected = seen.get(entry.path)
+        if expected is None:
+            continue  # at or after the failure: PyTorch never got there
+        record = entry.record
+        assert record.problem is None, f"{entry.location}: engine refuses, PyTorch does not: {record.error}"
+        assert record.output_shape == expected.output_shape, f"{entry.location} output"
+        assert record.params == expected.params, f"{entry.location} parameters"
+        assert record.macs == expected.macs, f"{entry.location} multiply-accumulates"
+    return torch_failure
+
+
+def _apply_fix_at(data: list[dict], path: tuple, fix) -> tuple:
+    """Apply ``fix`` to the layer at ``path`` in nested design data; where that layer is afterwards."""
+    stack = data
+    for position in range(0, len(path) - 1, 2):
+        layer = stack[path[position]]
+        part = path[position + 1]
+        stack = layer["branches"][int(part.split(".")[1])] if part.startswith("branches.") else layer.setdefault(part, [])
+    index = path[-1]
+    if fix.changes:
+        stack[index] = {**stack[index], **fix.changes}
+    if fix.insert_before:
+        stack.insert(index, dict(fix.insert_before))
+        return path[:-1] + (index + 1,)
+    return path
+
+
+def _check_nested_fixes(design: Design, report: DesignReport) -> None:
+    """Each fix offered, applied where its path says, leaves the failing layer (or block) without a problem."""
+    for result in report.problems:
+        failing = (result.index,) + result.problem.path
+        for fix in result.problem.fixes:
+            data = design.model_dump(exclude_none=True)
+            target = (result.index,) + fix.path
+            moved = _apply_fix_at(data["layers"], target, fix)
+            if moved != target and failing[:len(target)] == target:
+                failing = moved + failing[len(target):]
+            fixed = infer_shapes(Design.model_validate(data)).find(failing)
+            if fix.changes and "kind" in fix.changes:
+                assert fixed.problem is None or fixed.problem.field != "kind", fixed.error
+            elif result.kind == "concat" and not result.problem.path and fixed.problem is not None:
+                # A concat with several branches at fault: the fix repairs the branch named first.
+                named = result.problem.message.split(" gives ")[0]
+                assert not fixed.problem.message.startswith(f"{named} gives"), fixed.error
+            else:
+                assert fixed.problem is None, f"{result.where}: fix {fix.description!r} leaves: {fixed.error}"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nested_designs())
+def test_nested_designs_agree_with_pytorch(design: Design) -> None:
+    report = infer_shapes(design)
+    failure = _check_nested_against_torch(design, report)
+    event("valid" if failure is None else ("fails inside a block" if len(failure) > 1 else "fails at top level"))
+    _check_built_model(design, report)
+    _check_nested_fixes(design, report)
+    if report.valid:
+        model = build_model(design, device="meta")
+        assert sum(p.numel() for p in model.parameters()) == report.total_params

@@ -23,6 +23,7 @@ from torch import nn
 
 from convstudio.core import __version__
 from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
+from convstudio.core.block_modules import ConcatBlock, ResidualBlock
 from convstudio.core.design import Design
 from convstudio.core.export.common import ExportError, ExportResult, output_file, shapes_only_model
 from convstudio.core.report_text import layer_formula
@@ -92,9 +93,82 @@ def module_source(module: nn.Module) -> str:
         return f"nn.Dropout(p={module.p!r})"
     if isinstance(module, nn.Softmax):
         return f"nn.Softmax(dim={module.dim})"
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)):
+        return f"nn.{kind}({module.output_size!r})"
     if isinstance(module, _NO_ARGUMENT_MODULES) and repr(module) == repr(type(module)()):
         return f"nn.{kind}()"
     raise ExportError(f"no source form for the module {module!r}")  # the builder makes none other
+
+
+# The classes a design's blocks become, written into the file when the design has blocks. Their
+# attribute names are those of core.block_modules, so state_dict keys match the app's model.
+_BLOCK_CLASSES = {
+    ResidualBlock: '''class ResidualBlock(nn.Module):
+    """A residual block (He et al. 2016): activation(body(x) + shortcut(x)); an empty shortcut is the identity."""
+
+    def __init__(self, body: nn.Sequential, shortcut: nn.Sequential, activation: nn.Module):
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.body(x) + self.shortcut(x))
+''',
+    ConcatBlock: '''class ConcatBlock(nn.Module):
+    """Parallel branches joined along channels (Inception style); an empty branch passes its input on."""
+
+    def __init__(self, branches: list):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs: list[torch.Tensor] = []
+        for branch in self.branches:
+            outputs.append(branch(x))
+        return torch.cat(outputs, dim=1)
+''',
+}
+
+
+def _sequential_source(sequential: nn.Module, indent: str) -> list[str]:
+    """``nn.Sequential(OrderedDict(conv1=..., bn1=...))`` over several lines, ending without a comma."""
+    children = list(sequential.named_children())
+    if not children:
+        return ["nn.Sequential()"]
+    lines = ["nn.Sequential(OrderedDict("]
+    for name, child in children:
+        if keyword.iskeyword(name):
+            raise ExportError(f"the module name {name!r} is a Python keyword and cannot be an attribute "
+                              "in source code; rename that layer")
+        inner = _constructor_lines(child, indent + "    ")
+        lines.append(f"{indent}    {name}={inner[0]}")
+        lines += inner[1:]
+        lines[-1] += ","
+    lines.append(f"{indent}))")
+    return lines
+
+
+def _constructor_lines(module: nn.Module, indent: str) -> list[str]:
+    """The constructor call that rebuilds ``module``: one line, or several for a block (first unindented)."""
+    if isinstance(module, ResidualBlock):
+        lines = ["ResidualBlock("]
+        for field, child in (("body", module.body), ("shortcut", module.shortcut)):
+            inner = _sequential_source(child, indent + "    ")
+            lines.append(f"{indent}    {field}={inner[0]}")
+            lines += inner[1:]
+            lines[-1] += ","
+        lines.append(f"{indent}    activation={module_source(module.activation)},")
+        return lines + [f"{indent})"]
+    if isinstance(module, ConcatBlock):
+        lines = ["ConcatBlock(["]
+        for branch in module.branches:
+            inner = _sequential_source(branch, indent + "    ")
+            lines.append(f"{indent}    {inner[0]}")
+            lines += inner[1:]
+            lines[-1] += ","
+        return lines + [f"{indent}])"]
+    return [module_source(module)]
 
 
 def _docstring_text(text: str) -> str:
@@ -113,7 +187,7 @@ def _forward_lines(design: Design, model: nn.Module) -> list[tuple[str, str, str
     x = torch.empty(2, *design.input.shape, device="meta")  # the real modules compute every shape
     lines = []
     for layer, names in zip(report.layers, model.layer_modules):
-        formula = layer_formula(layer)
+        formula = layer.merge_text or layer_formula(layer)
         for name in names:
             x = modules[name](x)
             lines.append((f"x = self.{name}(x)", format_shape(tuple(x.shape[1:])),
@@ -199,21 +273,30 @@ def pytorch_source(design: Design) -> str:
                               "in source code; rename that layer")
     class_name = source_class_name(design)
     shape = design.input.shape
+    used_blocks = [source for cls, source in _BLOCK_CLASSES.items()
+                   if any(isinstance(module, cls) for module in model.modules())]
+    attributes = []
+    for name, module in model.named_children():
+        constructor = _constructor_lines(module, "        ")
+        attributes.append(f"        self.{name} = {constructor[0]}")
+        attributes += constructor[1:]
     lines = [
         *_module_docstring(design, class_name, model.ends_with_softmax),
         "",
+        *(["from collections import OrderedDict", ""] if used_blocks else []),
         "import torch",
         "from torch import nn",
         "",
         f"INPUT_SHAPE = {tuple(shape)!r}  # per sample: {_AXES_NAMES[len(shape)]}",
         "",
         "",
+        *(line for source in used_blocks for line in (*source.splitlines(), "", "")),
         f"class {class_name}(nn.Module):",
         '    """The design as a plain nn.Module; attribute names are ConvStudio\'s module names."""',
         "",
         "    def __init__(self):",
         "        super().__init__()",
-        *(f"        self.{name} = {module_source(module)}" for name, module in model.named_children()),
+        *attributes,
         "",
         *_methods(_forward_lines(design, model), model.ends_with_softmax),
         "",

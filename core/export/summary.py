@@ -60,17 +60,20 @@ def markdown_summary(design: Design) -> str:
               "|--:|:------|:-----|:-------|-------:|:--------|",
               f"| 0 | input | | {format_shape(report.input_shape)} | | |"]
     notes, problems = [], []
-    for layer in report.layers:
+    for entry in report.walk():  # a block's layers follow it, numbered by their path (2.body.1)
+        layer = entry.record
         params = "?" if layer.params is None else f"{layer.params:,}"
-        formula = layer_formula(layer)
+        formula = layer.merge_text or layer_formula(layer)
         formula = f"`{formula}`" if formula else ""
-        if layer.problem:
+        own_problem = layer.problem is not None and not layer.problem.path  # blocks also carry inner ones
+        if own_problem:
             formula = (formula + " **ERROR**").strip()
-        lines.append(f"| {layer.index + 1} | {_cell(layer.name)} | {layer.kind} | "
+        name = "&nbsp;&nbsp;" * entry.depth + _cell(layer.name)
+        lines.append(f"| {entry.path_text} | {name} | {layer.kind} | "
                      f"{format_shape(layer.output_shape)} | {params} | {_cell(formula)} |")
-        notes += [f"- {layer.label}: {formula_.note}" for formula_ in layer.formulas if formula_.note]
-        if layer.problem:
-            problems.append(f"- {layer.label}: {_cell(layer.error or '')}")
+        notes += [f"- {entry.location}: {formula_.note}" for formula_ in layer.formulas if formula_.note]
+        if own_problem:
+            problems.append(f"- {entry.location}: {_cell(layer.error or '')}")
     lines += ["", f"**Totals:** {_totals(report)}.", "", f"Shape chain: `{shape_chain(report)}`"]
     if notes:
         lines += ["", "## Notes", "", *notes]

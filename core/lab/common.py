@@ -30,19 +30,44 @@ def advance(done: int, total: int, progress: Progress | None, should_stop: Shoul
 
 
 def module_owners(design: Design, model: nn.Module) -> dict[str, tuple[str, str]]:
-    """Top-level module name -> (design layer name, layer kind).
+    """Module name (dotted for modules inside blocks) -> (design layer name, layer kind).
 
-    Uses the built model's ``layer_modules``; modules that no design layer built
-    (for example one a test inserted) stand for themselves, with their class name as kind.
+    Uses the built model's ``units`` (every layer, blocks and the layers inside
+    them: ``res1.body.conv1`` belongs to layer ``res1.body.conv1``; a block's own
+    modules, such as the activation after its sum, to the block), or its
+    ``layer_modules`` for a model without them. Modules that no design layer
+    built (for example one a test inserted) stand for themselves, with their
+    class name as kind.
     """
     owners: dict[str, tuple[str, str]] = {}
-    built = getattr(model, "layer_modules", None) or []
-    for layer, name, modules in zip(design.layers, layer_names(design.layers), built):
-        for module_name in modules:
-            owners[module_name] = (name, layer.kind)
+    units = getattr(model, "units", None)
+    if units:
+        for unit in units:
+            for module_name in unit.modules:
+                owners[module_name] = (unit.name, unit.kind)
+        for module_name, _ in model.named_modules():
+            if module_name and module_name not in owners and "." in module_name:
+                owner = owner_of(owners, module_name)
+                if owner is not None:
+                    owners[module_name] = owner
+    else:
+        built = getattr(model, "layer_modules", None) or []
+        for layer, name, modules in zip(design.layers, layer_names(design.layers), built):
+            for module_name in modules:
+                owners[module_name] = (name, layer.kind)
     for module_name, module in model.named_children():
         owners.setdefault(module_name, (module_name, type(module).__name__))
     return owners
+
+
+def owner_of(owners: dict[str, tuple[str, str]], dotted: str) -> tuple[str, str] | None:
+    """The owner of a dotted module or parameter name: its own entry, or its nearest listed parent's."""
+    name = dotted
+    while name:
+        if name in owners:
+            return owners[name]
+        name = name.rpartition(".")[0]
+    return None
 
 
 def data_generator(seed: int) -> torch.Generator:

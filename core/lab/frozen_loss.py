@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from convstudio.core.builder import build_model
 from convstudio.core.design import Design
-from convstudio.core.lab.common import data_generator, module_owners
+from convstudio.core.lab.common import data_generator, module_owners, owner_of
 
 
 class _FixedMaskDropout(nn.Module):
@@ -77,11 +77,14 @@ class FrozenLoss:
         self.stages = stages
         self.stage_of = {name: k for k, (name, _) in enumerate(stages)}
         self.model = model
+        self._watch_inside_blocks(stages)
         images = torch.randn((batch_size, *design.input.shape), generator=generator, dtype=torch.float64)
         with torch.no_grad():
             self.inputs = [images]
+            self._inner_mode = "record"
             for _, module in stages:
                 self.inputs.append(module(self.inputs[-1]))
+            self._inner_mode = None
         output = self.inputs[-1]
         if output.dim() == 2:
             self.labels = torch.randint(0, output.shape[1], (batch_size,), generator=generator)
@@ -107,13 +110,43 @@ class FrozenLoss:
         differentiable between the two points, and eq. (1) does not apply.
         """
         kink = False
-        with torch.no_grad():
-            x = self.inputs[stage]
-            for k, (_, module) in enumerate(self.stages[stage:], start=stage):
-                if check_kinks and not kink and k > stage:  # the perturbed stage's own input is unchanged
-                    kink = self._crossed(k, module, x)
-                x = module(x)
-            return float(self._loss(x)), kink
+        self._inner_crossed = False
+        self._inner_mode = "compare" if check_kinks else None
+        try:
+            with torch.no_grad():
+                x = self.inputs[stage]
+                for k, (_, module) in enumerate(self.stages[stage:], start=stage):
+                    if check_kinks and not kink and k > stage:  # the perturbed stage's own input is unchanged
+                        kink = self._crossed(k, module, x)
+                    x = module(x)
+                return float(self._loss(x)), kink or self._inner_crossed
+        finally:
+            self._inner_mode = None
+
+    def _watch_inside_blocks(self, stages: list[tuple[str, nn.Module]]) -> None:
+        """Kinks inside a block (a ReLU or max pooling in its body) are seen through forward hooks.
+
+        The unperturbed pass records which inputs are positive (or which entries
+        pooling picks); perturbed passes compare against it.
+        """
+        self._inner_mode: str | None = None
+        self._inner_crossed = False
+        self._inner_baseline: dict[int, torch.Tensor] = {}
+        kinky = (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d, nn.MaxPool3d)
+        for _, stage in stages:
+            for module in stage.modules():
+                if module is not stage and isinstance(module, kinky):
+                    module.register_forward_hook(self._inner_hook)
+
+    def _inner_hook(self, module: nn.Module, args, output) -> None:
+        if self._inner_mode is None or (self._inner_mode == "compare" and self._inner_crossed):
+            return
+        x = args[0]
+        choice = x > 0 if isinstance(module, (nn.ReLU, nn.LeakyReLU)) else _pool_choice(module, x)
+        if self._inner_mode == "record":
+            self._inner_baseline[id(module)] = choice
+        else:
+            self._inner_crossed = bool(torch.ne(choice, self._inner_baseline[id(module)]).any())
 
     def _crossed(self, k: int, module: nn.Module, x: torch.Tensor) -> bool:
         if isinstance(module, (nn.ReLU, nn.LeakyReLU)):
@@ -143,7 +176,8 @@ class FrozenLoss:
         return self.stage_of[parameter.split(".")[0]]
 
     def layer_for(self, parameter: str) -> tuple[str, str]:
-        return self.owners[parameter.split(".")[0]]
+        """(design layer name, kind) of a parameter; inside a block, the inner layer (``res1.body.conv1``)."""
+        return owner_of(self.owners, parameter.rpartition(".")[0]) or self.owners[parameter.split(".")[0]]
 
     def quotients(self, parameter: str, flat_index: int, delta: float, g0: float) -> tuple[float, float, bool]:
         """(forward, central) difference quotients of eq. (1) for one entry, and whether a kink lay between."""

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from convstudio.core.builder import build_model
 from convstudio.core.design import Design
 from convstudio.core.initialisation import INIT_SCHEMES, fan_in
-from convstudio.core.lab.common import Progress, ShouldStop, advance, data_generator, module_owners
+from convstudio.core.lab.common import Progress, ShouldStop, advance, data_generator, module_owners, owner_of
 from convstudio.core.lab.design_edits import without_batch_norm
 
 VARIANCE_BAND = (0.8, 1.25)
@@ -161,8 +161,9 @@ def signal_propagation(design: Design, scheme: str = "lecture_normal", gain: flo
                 output.register_hook(lambda g: grads.__setitem__(name, g.detach()))
         return record
 
-    handles = [module.register_forward_hook(hook(name, kind)) for name, module in model.named_children()
-               if (kind := _kind(module)) is not None]
+    # Every module, those inside blocks too (res1.body.conv1): named_modules lists a block's contents.
+    handles = [module.register_forward_hook(hook(name, kind)) for name, module in model.named_modules()
+               if name and (kind := _kind(module)) is not None]
     try:
         output = model.logits(inputs)
         if output.dim() == 2:
@@ -175,7 +176,8 @@ def signal_propagation(design: Design, scheme: str = "lecture_normal", gain: flo
     finally:
         for handle in handles:
             handle.remove()
-    rows = tuple(_row(owners[name][0], name, module, kind, x, y, grads.get(name)) for name, module, kind, x, y in seen)
+    rows = tuple(_row((owner_of(owners, name) or (name, ""))[0], name, module, kind, x, y, grads.get(name))
+                 for name, module, kind, x, y in seen)
     return PropagationReport(design.name, scheme, gain, batch_norm, source,
                              int(inputs.shape[0]), rows, time.perf_counter() - started)
 

@@ -32,12 +32,19 @@ class ParameterIndex:
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, layer_names: list[str]) -> "ParameterIndex":
-        """Group a DesignNet's trainable parameters by the design layer that made them."""
+        """Group a DesignNet's trainable parameters by the design layer that made them.
+
+        Layers inside blocks count on their own (``res1.body.conv1``), so the
+        per-layer charts show each convolution of a residual block.
+        """
         layers: list[str] = []
         params: list[torch.nn.Parameter] = []
         layer_of: list[int] = []
-        for layer_name, module_names in zip(layer_names, model.layer_modules):
-            own = [p for name in module_names for p in getattr(model, name).parameters() if p.requires_grad]
+        units = getattr(model, "units", None)
+        pairs = ([(unit.name, unit.modules) for unit in units if not unit.is_block] if units
+                 else zip(layer_names, model.layer_modules))
+        for layer_name, module_names in pairs:
+            own = [p for name in module_names for p in model.get_submodule(name).parameters() if p.requires_grad]
             if not own:
                 continue
             layers.append(layer_name)

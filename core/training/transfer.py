@@ -82,13 +82,14 @@ def load_matching_weights(model: DesignNet, layer_names: list[str], weights: dic
     """Copy every tensor of ``weights`` whose name and shape match into ``model``, layer by layer.
 
     A design layer loads only if all its tensors match, so a layer is never half-transferred.
+    Layers inside blocks count on their own (``res1.body.conv1``).
     """
     own = model.state_dict()
     match = match_tensors(own, weights)
     mismatched = {item.key: item for item in match.mismatched}
     results, chosen = [], {}
-    for layer_name, module_names in zip(layer_names, model.layer_modules):
-        keys = [key for key in own if key.split(".")[0] in module_names]
+    for layer_name, module_names in _layer_units(model, layer_names):
+        keys = [key for key in own if key.rpartition(".")[0] in module_names]
         if not keys:
             continue
         missing = next((key for key in keys if key in match.missing), None)
@@ -111,8 +112,35 @@ def load_matching_weights(model: DesignNet, layer_names: list[str], weights: dic
     return report
 
 
+def _layer_units(model: DesignNet, layer_names: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """(layer name, its dotted module names) for every layer that is not a block."""
+    units = getattr(model, "units", None)
+    if units:
+        return [(unit.name, unit.modules) for unit in units if not unit.is_block]
+    return list(zip(layer_names, model.layer_modules))
+
+
+def _frozen_units(model: DesignNet, layer_names: list[str], frozen: set[str]):
+    """(module, frozen?) for every module a design layer made; a frozen block freezes all inside it."""
+    units = getattr(model, "units", None)
+    if units:
+        for unit in units:
+            if not unit.is_block:
+                is_frozen = unit.name in frozen or any(block in frozen for block in unit.blocks)
+                for module_name in unit.modules:
+                    yield model.get_submodule(module_name), is_frozen
+        return
+    for layer_name, module_names in zip(layer_names, model.layer_modules):
+        for module_name in module_names:
+            yield getattr(model, module_name), layer_name in frozen
+
+
 def frozen_layer_set(layer_names: list[str], freeze: list[str], freeze_through: str | None) -> set[str]:
-    """The layers to freeze: those named, plus every layer up to and including ``freeze_through``."""
+    """The layers to freeze: those named, plus every layer up to and including ``freeze_through``.
+
+    ``layer_names`` are :func:`core.naming.qualified_layer_names`: a block (``res1``)
+    freezes everything inside it, ``res1.body.conv1`` one layer inside it.
+    """
     unknown = [name for name in [*freeze, *([freeze_through] if freeze_through else [])] if name not in layer_names]
     if unknown:
         raise TransferError(f"cannot freeze {unknown[0]!r}: the design's layers are {', '.join(layer_names)}")
@@ -124,20 +152,16 @@ def frozen_layer_set(layer_names: list[str], freeze: list[str], freeze_through: 
 
 def set_frozen(model: DesignNet, layer_names: list[str], frozen: set[str]) -> None:
     """requires_grad off for the frozen layers' parameters, on for the others."""
-    for layer_name, module_names in zip(layer_names, model.layer_modules):
-        for module_name in module_names:
-            for parameter in getattr(model, module_name).parameters():
-                parameter.requires_grad_(layer_name not in frozen)
+    for module, is_frozen in _frozen_units(model, layer_names, frozen):
+        for parameter in module.parameters():
+            parameter.requires_grad_(not is_frozen)
 
 
 def hold_frozen_statistics(model: DesignNet, layer_names: list[str], frozen: set[str]) -> None:
     """After ``model.train()``: keep frozen layers' batch normalisation in evaluation mode."""
-    for layer_name, module_names in zip(layer_names, model.layer_modules):
-        if layer_name in frozen:
-            for module_name in module_names:
-                module = getattr(model, module_name)
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.eval()
+    for module, is_frozen in _frozen_units(model, layer_names, frozen):
+        if is_frozen and isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def class_subset(data, classes: list[int], per_class: int, seed: int = 0):

@@ -6,7 +6,11 @@ instead of comparing designs. Undo replays :func:`inverse` of an edit's
 records, so the same events describe both directions. Nothing here knows Qt.
 
 Indices are layer positions (0-based), each in the design as it is when that
-record applies: records of one edit apply in order.
+record applies: records of one edit apply in order. A record about a stack
+inside a block names that stack in ``parent`` (a stack path such as
+``(4, "body")``, :mod:`convstudio.core.layer_paths`); ``()`` is the design's
+own layers. For the top level, such a record changes the block that holds it
+(:func:`top_level`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from convstudio.core.layer_paths import Path
 from convstudio.core.shape_records import DesignReport
 
 
@@ -23,6 +28,7 @@ class Inserted:
 
     index: int
     count: int = 1
+    parent: Path = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Removed:
 
     index: int
     count: int = 1
+    parent: Path = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class Moved:
 
     source: int
     target: int
+    parent: Path = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class LayerChanged:
 
     index: int
     fields: tuple[str, ...]
+    parent: Path = ()
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,11 @@ Changes = tuple[Change, ...]
 def inverse(change: Change) -> Change:
     """The record that undoes ``change``."""
     if isinstance(change, Inserted):
-        return Removed(change.index, change.count)
+        return Removed(change.index, change.count, change.parent)
     if isinstance(change, Removed):
-        return Inserted(change.index, change.count)
+        return Inserted(change.index, change.count, change.parent)
     if isinstance(change, Moved):
-        return Moved(change.target, change.source)
+        return Moved(change.target, change.source, change.parent)
     return change  # a field change, input change, settings change or replacement is its own inverse
 
 
@@ -186,3 +195,77 @@ def _first_problem(report: DesignReport) -> tuple[int, str, str] | None:
         return None
     first = report.problems[0]
     return first.index, first.label, str(first.problem)
+
+
+def top_level(changes: Changes) -> Changes:
+    """The records as the design's own layers see them: a record inside a block changes that block."""
+    if all(getattr(change, "parent", ()) == () for change in changes):
+        return changes
+    records: list[Change] = []
+    for change in changes:
+        parent = getattr(change, "parent", ())
+        if not parent:
+            records.append(change)
+            continue
+        record = LayerChanged(parent[0], (parent[1],))
+        if not records or records[-1] != record:
+            records.append(record)
+    return tuple(records)
+
+
+INPUT_TARGET = "input"
+"""What :func:`follow_path` gives when an edit is about the input."""
+
+
+def _within(target: Path | None, stack: Path) -> bool:
+    return target is not None and len(target) > len(stack) and target[:len(stack)] == stack
+
+
+def _shifted(target: Path, depth: int, delta: int) -> Path:
+    return (*target[:depth], target[depth] + delta, *target[depth + 1:])
+
+
+def follow_path(changes: Changes) -> Path | str | None:
+    """The layer (path) an edit is about, to select it afterwards, as :func:`follow` does for the top level.
+
+    The first record names the layer; later records of the same edit shift it.
+    :data:`INPUT_TARGET` for the input, None when the edit is about no layer.
+    The path may lie beyond its stack's end (after a removal): the document clamps it.
+    """
+    if len(changes) == 2 and isinstance(changes[0], Removed) and isinstance(changes[1], Inserted):
+        moved = changes[1]  # a move from one stack to another: about the layer where it landed
+        return (*moved.parent, moved.index)
+    target: Path | str | None = None
+    for change in changes:
+        if isinstance(change, InputChanged):
+            target = INPUT_TARGET if target is None else target
+            continue
+        if isinstance(change, Replaced):
+            target = (0,)
+            continue
+        if isinstance(change, SettingsChanged) or target == INPUT_TARGET:
+            continue
+        stack, depth = change.parent, len(change.parent)
+        inside = _within(target, stack)
+        if isinstance(change, Inserted):
+            if target is None:
+                target = (*stack, change.index)
+            elif inside and target[depth] >= change.index:
+                target = _shifted(target, depth, change.count)
+        elif isinstance(change, Removed):
+            end = change.index + change.count
+            if target is None or (inside and change.index <= target[depth] < end):
+                target = (*stack, change.index)
+            elif inside and target[depth] >= end:
+                target = _shifted(target, depth, -change.count)
+        elif isinstance(change, Moved):
+            if target is None or (inside and target[depth] == change.source):
+                tail = target[depth + 1:] if target is not None else ()
+                target = (*stack, change.target, *tail)
+            elif inside and change.source < target[depth] <= change.target:
+                target = _shifted(target, depth, -1)
+            elif inside and change.target <= target[depth] < change.source:
+                target = _shifted(target, depth, +1)
+        elif isinstance(change, LayerChanged) and target is None:
+            target = (*stack, change.index)
+    return target

@@ -4,8 +4,11 @@ Every layer that makes new feature maps (convolution, pooling, flatten,
 linear) gets a box: its height follows the spatial size, its thickness the
 number of channels, its receding side the width; flat vectors are thin bars.
 Layers that keep the shape (batch norm, dropout, activations) are named under
-the box they act on. The same painting code draws the widget, the PNG and the
-SVG export.
+the box they act on. Blocks add lanes: a residual block's skip connection is
+an arc over its body, a concat block's branches run side by side, and each
+block's output is a box of its own with the shapes that meet at its merge
+(:mod:`~convstudio.gui.designer.diagram_blocks`). The same painting code draws
+the widget, the PNG and the SVG export.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import (
+    QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap, QPolygonF,
+)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
 from convstudio.core.shape_records import Shape, format_shape
 from convstudio.gui import theme
+from convstudio.gui.designer.diagram_blocks import BlockLayout, block_layout
 from convstudio.gui.designer.document import DesignDocument
+from convstudio.gui.designer.stack_rows import has_blocks
 
 _SHAPE_KEEPING = frozenset({"batchnorm", "dropout", "activation", "softmax"})
-_HUES = {"input": None, "conv": 212, "pool": 28, "vector": 140}
+_HUES = {"input": None, "conv": 212, "pool": 28, "vector": 140, "merge": 280}
+_ARC_STEP = 12.0  # px between the arcs of nested residual blocks
 _MARGIN = 16.0
 _GAP = 26.0
 _LABEL_GAP = 8.0
@@ -68,16 +76,17 @@ class Volume:
     depth: float  # receding side, drawn up and to the right
     x: float = 0.0
     width: float = 0.0  # of box and labels together
+    band: int = 0  # the lane it runs in (designs with blocks: branches and shortcuts below the main lane)
 
 
 @functools.lru_cache(maxsize=4096)
 def _geometry(kind: str, shape: Shape | None) -> tuple[str, str, float, float, float]:
     """(shape text, category, height, thickness, depth) of a layer's box: the same for the same output."""
     category = ("conv" if kind.startswith("conv") else "pool" if "pool" in kind
-                else "input" if kind == "input" else "vector")
+                else "input" if kind == "input" else "merge" if kind == "merge" else "vector")
     if shape is not None and len(shape) == 1:
         height, thickness, depth = vector_px(shape[0]), 8.0, 6.0
-        category = "vector" if category != "input" else category
+        category = "vector" if category not in ("input", "merge") else category
     elif shape is not None:
         height = spatial_px(shape[-2])
         thickness = channel_px(shape[0])
@@ -156,7 +165,11 @@ class NetworkDiagram(QWidget):
         self._label_widths: dict[tuple[str, ...], float] = {}  # the widest label of a volume, by its labels
         self._pixmaps: dict[tuple, QPixmap] = {}  # each volume drawn, by what it looks like
         self._pens_cache: tuple | None = None
+        self._blocks: BlockLayout | None = None  # lanes and links, for a design with blocks
+        self._headroom = 0.0  # above the lanes: where skip arcs run
+        self._band_pitch = 0.0  # from one lane to the next
         document.events.rechecked.connect(self._on_rechecked)
+        document.events.collapsed.connect(self._on_collapsed)
         self._on_rechecked(())
 
     # -- layout --------------------------------------------------------------
@@ -169,6 +182,10 @@ class NetworkDiagram(QWidget):
         """Lay the volumes out again and repaint the span where they differ from before."""
         before, extent_before = self.volumes, self._extent
         self._update_volumes()
+        if self._blocks is not None:  # lanes and links: drawn whole (designs with blocks are short)
+            self.updateGeometry()
+            self.update()
+            return
         if self._extent != extent_before:
             self.updateGeometry()
             self.update()
@@ -178,8 +195,22 @@ class NetworkDiagram(QWidget):
             left, right = span
             self.update(int(left), 0, int(math.ceil(right - left)) + 1, self._content.height())
 
+    def _on_collapsed(self, _path) -> None:
+        """A block collapsed in the stack is drawn as its output alone; expanded, whole again."""
+        self._on_rechecked(())
+
     def _update_volumes(self) -> None:
         report = self.document.report
+        design = self.document.design
+        if has_blocks(design.layers):
+            self._blocks = block_layout(report, design.layers, _volume_for("input", "input", report.input_shape, "ok"),
+                                        _volume_for, self._measure, self.document.collapsed)
+            self.volumes = self._blocks.volumes
+            self._layout_blocks()
+            self._pixmaps = {}
+            return
+        self._blocks = None
+        self._headroom = self._band_pitch = 0.0
         first_problem = report.problems[0].index if report.problems else None
         volumes = [_volume_for("input", "input", report.input_shape, "ok")]
         for shape in report.layers:
@@ -211,23 +242,45 @@ class NetworkDiagram(QWidget):
             self._metrics = QFontMetricsF(bold), QFontMetricsF(self._small_font())
         return self._metrics
 
+    def _measure(self, volume: Volume) -> float:
+        """How wide ``volume`` is drawn: its box or its widest label (title bold, the rest small)."""
+        labels = (volume.title, volume.shape_text, *_extra_lines(volume))
+        label_widths = self._label_widths
+        width = label_widths.get(labels)
+        if width is None:
+            title_metrics, small_metrics = self._font_metrics()
+            width = max(self._text_width(text, index == 0, title_metrics if index == 0 else small_metrics)
+                        for index, text in enumerate(labels))
+            if len(label_widths) > _LABEL_WIDTHS_LIMIT:
+                label_widths.clear()
+            label_widths[labels] = width
+        return max(volume.thickness + volume.depth, width)
+
+    def _label_height(self, lines: int) -> float:
+        title_metrics, small_metrics = self._font_metrics()
+        return title_metrics.height() + lines * small_metrics.height() + 4
+
+    def _layout_blocks(self) -> None:
+        """Sizes of a design with blocks: lanes one above another, room for the arcs above them."""
+        blocks = self._blocks
+        self._max_height = max((v.height + v.depth * 0.75 for v in self.volumes), default=0.0)
+        most_extras = max((len(_extra_lines(v)) for v in self.volumes), default=0)
+        lane = 2 * _MARGIN + 8 + self._max_height + _LABEL_GAP + self._label_height(1 + most_extras)
+        self._headroom = _ARC_STEP * blocks.levels + (14.0 if blocks.levels else 0.0)
+        self._band_pitch = lane + self._headroom  # every lane has room for arcs above it
+        right = max((v.x + v.width for v in self.volumes), default=0.0)
+        self._content = QSize(int(right + _MARGIN), int(math.ceil(blocks.bands * self._band_pitch)))
+        self._extent = self._content
+        self.setMinimumSize(self._extent)
+
     def _layout(self) -> None:
         title_metrics, small_metrics = self._font_metrics()
         x = _MARGIN
         self._max_height = max((v.height + v.depth * 0.75 for v in self.volumes), default=0.0)
-        label_widths, most_extras = self._label_widths, 0
+        most_extras = 0
         for volume in self.volumes:
-            extras = _extra_lines(volume)
-            most_extras = max(most_extras, len(extras))
-            labels = (volume.title, volume.shape_text, *extras)
-            width = label_widths.get(labels)
-            if width is None:  # the widest of its labels: the title in bold, the rest small
-                width = max(self._text_width(text, index == 0, title_metrics if index == 0 else small_metrics)
-                            for index, text in enumerate(labels))
-                if len(label_widths) > _LABEL_WIDTHS_LIMIT:
-                    label_widths.clear()
-                label_widths[labels] = width
-            width = max(volume.thickness + volume.depth, width)
+            most_extras = max(most_extras, len(_extra_lines(volume)))
+            width = self._measure(volume)
             volume.width = width
             volume.x = x
             x += width + _GAP
@@ -249,7 +302,10 @@ class NetworkDiagram(QWidget):
             self._widths = {}
             self._metrics = None
             self._label_widths = {}
-            self._layout()
+            if self._blocks is not None:
+                self._update_volumes()
+            else:
+                self._layout()
             self.updateGeometry()
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
             self._forget_pixmaps()
@@ -277,6 +333,8 @@ class NetworkDiagram(QWidget):
     def paint_diagram(self, painter: QPainter, palette: QPalette, visible: QRectF | None = None) -> None:
         """Draw every volume with ``painter`` (used by the PNG and SVG export; the widget caches volumes)."""
         pens = self._pens(palette)
+        if self._blocks is not None:
+            self._paint_links(painter, palette, pens)
         for volume in self.volumes:
             if visible is not None and (volume.x > visible.right() or volume.x + volume.width < visible.left()):
                 continue
@@ -294,8 +352,9 @@ class NetworkDiagram(QWidget):
     def _paint_volume(self, painter: QPainter, volume: Volume, palette: QPalette, pens: tuple) -> None:
         bold, small, title_line, line, text, muted = pens
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        mid = _MARGIN + self._max_height / 2 + 8
-        label_top = _MARGIN + self._max_height + _LABEL_GAP + 8
+        top = self._lane_top(volume.band)
+        mid = top + _MARGIN + self._max_height / 2 + 8
+        label_top = top + _MARGIN + self._max_height + _LABEL_GAP + 8
         front, top, side, outline = self._colors(volume, palette)
         left = volume.x + (volume.width - volume.thickness - volume.depth) / 2
         y0 = mid - volume.height / 2 + volume.depth * 0.35
@@ -314,6 +373,15 @@ class NetworkDiagram(QWidget):
         painter.setBrush(front)
         painter.drawRect(rect)
         left_edge, span = volume.x - _GAP / 2 + 2, volume.width + _GAP - 4
+        if self._blocks is not None:
+            # Links run under the labels: a patch of background keeps the text readable over them.
+            widths = [self._text_width(volume.title, True, self._font_metrics()[0])]
+            widths += [self._text_width(label, False, self._font_metrics()[1])
+                       for label in (volume.shape_text, *_extra_lines(volume))]
+            height = title_line + line * (1 + len(_extra_lines(volume)))
+            width = max(widths) + 4
+            painter.fillRect(QRectF(volume.x + volume.width / 2 - width / 2, label_top, width, height),
+                             palette.color(QPalette.ColorRole.Base))
         painter.setFont(bold)
         painter.setPen(theme.error_color(palette) if volume.state == "error" else text)
         painter.drawText(QRectF(left_edge, label_top, span, title_line), Qt.AlignmentFlag.AlignHCenter, volume.title)
@@ -324,6 +392,65 @@ class NetworkDiagram(QWidget):
         for extra in _extra_lines(volume):
             y += line
             painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, extra)
+
+    def _lane_top(self, band: int) -> float:
+        """Where lane ``band`` begins (the arcs' room above the first lane included)."""
+        return self._headroom + band * self._band_pitch
+
+    def _anchor(self, volume: Volume, side: str) -> QPointF:
+        """The middle of a volume's front face on its left or right side: where links meet it."""
+        mid = self._lane_top(volume.band) + _MARGIN + self._max_height / 2 + 8 + volume.depth * 0.35
+        left = volume.x + (volume.width - volume.thickness - volume.depth) / 2
+        if side == "left":
+            return QPointF(left - 2, mid)
+        return QPointF(left + volume.thickness + volume.depth + 2, mid)  # past its receding side
+
+    def _paint_links(self, painter: QPainter, palette: QPalette, pens: tuple) -> None:
+        """The skip arcs over residual bodies and the lines into and out of lanes, under the volumes."""
+        _bold, small, _title_line, line, text, muted = pens
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = theme.mix(text, palette.color(QPalette.ColorRole.Base), 0.25)
+        pen = QPen(color, 1.6)
+        painter.setFont(small)
+        for link in self._blocks.links:
+            start, end = self._anchor(link.source, "right"), self._anchor(link.target, "left")
+            path = QPainterPath(start)
+            if link.kind == "arc":
+                # Up from the block's input, over the body, down into the block's output.
+                y = self._lane_top(link.target.band) - self._headroom + 8 + _ARC_STEP * link.level
+                path.cubicTo(QPointF(start.x() + 14, start.y()), QPointF(start.x() + 4, y), QPointF(start.x() + 18, y))
+                path.lineTo(QPointF(end.x() - 18, y))
+                path.cubicTo(QPointF(end.x() - 4, y), QPointF(end.x() - 14, end.y()), end)
+                label_at = QPointF((start.x() + end.x()) / 2, y)
+            else:
+                lane_y = (self._anchor(Volume("", "", [], "input", "ok", 0, 0, 0, band=link.via_band), "left").y()
+                          if link.via_band is not None else None)
+                turn_out, turn_in = start.x() + 10, end.x() - 10
+                if lane_y is not None:  # an empty branch: along its own lane, from the input to the output
+                    path.lineTo(QPointF(turn_out, start.y()))
+                    path.lineTo(QPointF(turn_out, lane_y))
+                    path.lineTo(QPointF(turn_in, lane_y))
+                    path.lineTo(QPointF(turn_in, end.y()))
+                elif end.y() > start.y():  # fanning out: down just after the source
+                    path.lineTo(QPointF(turn_out, start.y()))
+                    path.lineTo(QPointF(turn_out, end.y()))
+                else:  # fanning in: up just before the target
+                    path.lineTo(QPointF(turn_in, start.y()))
+                    path.lineTo(QPointF(turn_in, end.y()))
+                path.lineTo(end)
+                label_at = None
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+            # An arrowhead where the link enters: the sum (or join) is there.
+            painter.setBrush(color)
+            painter.drawPolygon(QPolygonF([end, end + QPointF(-7, -3.5), end + QPointF(-7, 3.5)]))
+            if link.label and label_at is not None:  # on the arc, over a patch of background
+                width = QFontMetricsF(small).horizontalAdvance(link.label) + 8
+                box = QRectF(label_at.x() - width / 2, label_at.y() - line / 2, width, line)
+                painter.fillRect(box, palette.color(QPalette.ColorRole.Base))
+                painter.setPen(muted)
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, link.label)
 
     def _volume_pixmap(self, volume: Volume, palette: QPalette) -> QPixmap:
         """``volume`` with its labels, drawn once and kept while it looks the same."""
@@ -356,6 +483,10 @@ class NetworkDiagram(QWidget):
         painter = QPainter(self)
         area = QRectF(event.rect())
         painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Base))
+        if self._blocks is not None:  # lanes: volumes may share columns, and links run between them
+            self.paint_diagram(painter, palette, area)
+            painter.end()
+            return
         for volume in self.volumes:
             left = _pixmap_left(volume)
             if left > area.right() or volume.x + volume.width + _GAP / 2 < area.left():

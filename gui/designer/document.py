@@ -14,7 +14,12 @@ they take back or repeat. Views update just what the events name, reading
 
 The selected stack row is view state kept here so that every view shows the
 same row: selecting never becomes an undo step. After an edit (or its undo)
-the document selects the layer the step was about.
+the document selects the layer the step was about. So are the stack's rows
+(:class:`~convstudio.gui.designer.stack_rows.StackLayout`): blocks show their
+parts and inner layers beneath them unless collapsed, and the document says
+which rows an edit, a collapse or an expand inserted, removed or moved
+(``rows_inserted``, ``rows_removed``, ``rows_moved``). Layers inside blocks are
+edited by path (``(4, "body", 1)``, :mod:`convstudio.core.layer_paths`).
 """
 
 from __future__ import annotations
@@ -28,15 +33,20 @@ from PySide6.QtGui import QUndoStack
 
 from convstudio.core import editing
 from convstudio.core.design import Design, save_design
+from convstudio.core.layer_paths import Path as LayerPath
 from convstudio.core.layers import LayerBase
 from convstudio.core.presets import load_preset
 from convstudio.core.shape_records import DesignReport, LayerFix
 from convstudio.core.shapes import infer_shapes, recheck
+from convstudio.gui.designer.block_edits import BlockEdits
 from convstudio.gui.designer.changes import (
-    Changes, InputChanged, Inserted, LayerChanged, Moved, Removed, Replaced, SettingsChanged, follow,
-    rechecked_layers,
+    Changes, InputChanged, Inserted, LayerChanged, Moved, Removed, Replaced, SettingsChanged,
+    follow_path, rechecked_layers, top_level,
 )
 from convstudio.gui.designer.layer_text import kind_title
+from convstudio.gui.designer.stack_rows import (
+    INPUT_KEY, LAYER, MERGE, PART, RowKey, StackLayout, key_for_target, remap_collapsed, splice,
+)
 from convstudio.gui.designer.undo_commands import DesignEditCommand
 
 INPUT_ROW = 0
@@ -75,11 +85,22 @@ class DocumentEvents(QObject):
     rechecked = Signal(object)
     """(indices): the layers whose shape results (or names, or validity) differ after the recheck."""
     selection = Signal(int)
-    """(row): the selected stack row (0 the input, 1.. the layers)."""
+    """(row): the selected stack row (0 the input, 1.. the layers and, in blocks, their parts)."""
+    rows_inserted = Signal(int, int)
+    """(row, count): ``count`` new stack rows at ``row`` (emitted before the layer events of the edit)."""
+    rows_removed = Signal(int, int)
+    """(row, count): the ``count`` stack rows that were at ``row`` are gone."""
+    rows_moved = Signal(int, int)
+    """(source, target): the stack row at ``source`` now sits at ``target``."""
+    collapsed = Signal(object)
+    """(path): the block at ``path`` was collapsed or expanded (its rows' events come first)."""
 
 
-class DesignDocument(QObject):
-    """The design being edited, with its undo history; its ``events`` say what each change did."""
+class DesignDocument(QObject, BlockEdits):
+    """The design being edited, with its undo history; its ``events`` say what each change did.
+
+    Edits of layers inside blocks (by path) come from :class:`~convstudio.gui.designer.block_edits.BlockEdits`.
+    """
 
     changed = Signal()
     """After every change, once its granular events are out: for listeners that need the
@@ -94,6 +115,9 @@ class DesignDocument(QObject):
         self._report = infer_shapes(design)
         self._path = path
         self._selected_row = INPUT_ROW
+        self._selected_key: RowKey = INPUT_KEY
+        self._collapsed: frozenset = frozenset()
+        self._layout = StackLayout(design)
         self._updating = False
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -138,6 +162,57 @@ class DesignDocument(QObject):
     def select(self, row: int) -> None:
         """Select stack row ``row`` in every view (clamped to the rows there are)."""
         self._select(row, force=False)
+
+    @property
+    def layout(self) -> StackLayout:
+        """The stack's rows: what each row shows (views read it, never keep a copy)."""
+        return self._layout
+
+    @property
+    def selected_key(self) -> RowKey:
+        """What the selected row shows: (role, path), see :mod:`~convstudio.gui.designer.stack_rows`."""
+        return self._selected_key
+
+    @property
+    def selected_path(self) -> LayerPath | None:
+        """The layer the selection is about: a layer row's layer, a part's or merge row's block; None for the input."""
+        role, path = self._selected_key
+        if role == LAYER or role == MERGE:
+            return path
+        if role == PART:
+            return path[:-1]
+        return None
+
+    def select_path(self, path: LayerPath | None, role: str = LAYER) -> None:
+        """Select the row showing layer ``path`` (or its block's part/merge row); None the input."""
+        key = INPUT_KEY if path is None else (role, path)
+        row = self._layout.number_of(self._layout.visible_key(key))
+        self._select(INPUT_ROW if row is None else row, force=False)
+
+    # -- collapsing blocks: view state, never an undo step ----------------------
+    @property
+    def collapsed(self) -> frozenset:
+        """The blocks collapsed in the stack, by layer path (view state)."""
+        return self._collapsed
+
+    def is_collapsed(self, path: LayerPath) -> bool:
+        """True when the block at ``path`` hides its parts."""
+        return path in self._collapsed
+
+    def set_collapsed(self, path: LayerPath, collapsed: bool) -> None:
+        """Collapse (hide its parts and layers) or expand the block at ``path``."""
+        if (path in self._collapsed) == collapsed:
+            return
+        if collapsed:
+            self._collapsed = self._collapsed | {path}
+        else:
+            self._collapsed = self._collapsed - {path}
+        before, key = self._layout, self._selected_key
+        self._layout = StackLayout(self._design, self._collapsed)
+        self._emit_splice(before, self._layout)
+        self.events.collapsed.emit(path)
+        row = self._layout.number_of(self._layout.visible_key(key))
+        self._select(INPUT_ROW if row is None else row, force=True)
 
     # -- whole documents ---------------------------------------------------
     def reset(self, design: Design, path: str | None = None) -> None:
@@ -224,6 +299,8 @@ class DesignDocument(QObject):
 
     def apply_fix(self, index: int, fix: LayerFix) -> str | None:
         """Apply one of the shape engine's fixes to layer ``index``; the fixed layer stays selected."""
+        if fix.path:  # a fix found on a block that edits a layer inside it
+            return self.apply_fix_at((index, *fix.path), fix)
         # The fixed layer comes first, with no fields when the fix only inserts a layer before it,
         # so that the selection follows it (and it is redrawn: what it receives changed).
         changes: Changes = (LayerChanged(index, tuple(fix.changes or ())),)
@@ -261,13 +338,21 @@ class DesignDocument(QObject):
             # Only the layers the step reaches are checked again; the report equals infer_shapes(design).
             report = recheck(design, self._design, before)
         self._report = report
+        layout_before = self._layout
+        self._collapsed = remap_collapsed(self._collapsed, changes, self._design, design)
         self._design = design
+        self._layout = layout = StackLayout(design, self._collapsed)
         if changes_path:
             self._set_path(path)
         events = self.events
+        layer_changes = top_level(changes)
         self._updating = True
         try:
-            for change in changes:
+            if layout_before.flat and layout.flat and not any(isinstance(c, Replaced) for c in changes):
+                self._emit_row_records(layer_changes)  # one row per layer: rows follow the records
+            elif not any(isinstance(c, Replaced) for c in changes):
+                self._emit_splice(layout_before, layout)
+            for change in layer_changes:
                 if isinstance(change, Inserted):
                     events.inserted.emit(change.index, change.count)
                 elif isinstance(change, Removed):
@@ -282,26 +367,51 @@ class DesignDocument(QObject):
                     events.settings_changed.emit(change.fields)
                 else:
                     events.replaced.emit()
-            events.rechecked.emit(rechecked_layers(before, self._report, changes))
+            events.rechecked.emit(rechecked_layers(before, self._report, layer_changes))
         finally:
             self._updating = False
         self.changed.emit()
-        target = follow(changes, len(design.layers))
+        target = follow_path(changes)
         structural = any(not isinstance(change, (LayerChanged, InputChanged, SettingsChanged))
-                         for change in changes)
+                         for change in layer_changes)
         if target is not None:
             # Rows moved under the selection: say it again even when its number stayed.
-            self._select(INPUT_ROW if target < 0 else layer_row(target), force=structural)
+            key = layout.visible_key(key_for_target(design.layers, target))
+            row = layout.number_of(key)
+            self._select(INPUT_ROW if row is None else row, force=structural or not layout.flat)
         elif structural:
             self._select(self._selected_row, force=True)
         return report
 
     # -- internals --------------------------------------------------------------
     def _select(self, row: int, force: bool) -> None:
-        row = max(INPUT_ROW, min(row, len(self._design.layers)))
+        row = max(INPUT_ROW, min(row, len(self._layout) - 1))
+        self._selected_key = self._layout.row(row).key
         if row != self._selected_row or force:
             self._selected_row = row
             self.events.selection.emit(row)
+
+    def _emit_splice(self, before: StackLayout, after: StackLayout) -> None:
+        """Say which rows changed between two layouts: one run of rows removed and inserted."""
+        change = splice(before, after)
+        if change is None:
+            return
+        first, removed, inserted = change
+        if removed:
+            self.events.rows_removed.emit(first, removed)
+        if inserted:
+            self.events.rows_inserted.emit(first, inserted)
+
+    def _emit_row_records(self, changes: Changes) -> None:
+        """The rows of a plain design's edit: one row per layer, after the input row."""
+        events = self.events
+        for change in changes:
+            if isinstance(change, Inserted):
+                events.rows_inserted.emit(layer_row(change.index), change.count)
+            elif isinstance(change, Removed):
+                events.rows_removed.emit(layer_row(change.index), change.count)
+            elif isinstance(change, Moved):
+                events.rows_moved.emit(layer_row(change.source), layer_row(change.target))
 
     @Slot(bool)
     def _on_clean_changed(self, clean: bool) -> None:

@@ -11,6 +11,7 @@ from html import escape
 
 from convstudio.core.design import InputSpec
 from convstudio.core.layers import LayerBase
+from convstudio.core.receptive_field import LayerField
 from convstudio.core.shape_records import LayerShape, format_shape
 
 _GENERAL = {
@@ -101,8 +102,42 @@ def _counts(layer: LayerBase, shape: LayerShape) -> list[str]:
     return lines
 
 
+def receptive_field_explanation(field: LayerField | None) -> str:
+    """The layer's receptive field by the recurrence, with the user's numbers (empty when unknown)."""
+    if field is None:
+        return ""
+    size = "×".join(map(str, field.sizes))
+    whole = " — one unit sees the whole input" if field.covers_input else ""
+    lines = [_line(f"<b>receptive field {size}</b>{whole}")]
+    if field.windowed:
+        lines.append(_line("r<sub>ℓ</sub> = r<sub>ℓ−1</sub> + (k − 1)·j<sub>ℓ−1</sub>, "
+                           "j<sub>ℓ</sub> = j<sub>ℓ−1</sub>·s, start<sub>ℓ</sub> = start<sub>ℓ−1</sub> − P·j<sub>ℓ−1</sub>"))
+    for axes, step in field.steps():
+        lines.append(_line(f"{axes}: {escape(step)}"))
+    return "".join(lines)
+
+
 def layer_explanation(layer: LayerBase, shape: LayerShape) -> str:
     """Output size, the formula with the user's numbers, special cases, notes and counts."""
     size = escape(format_shape(shape.output_shape))
     header = f"<b>{escape(format_shape(shape.input_shape))} → {size}</b>"
     return _line(header) + "".join(_spatial(layer, shape)) + "".join(_counts(layer, shape))
+
+
+def block_explanation(layer: LayerBase, shape: LayerShape) -> str:
+    """A block's merge with both sides' shapes, what follows it, and its totals."""
+    lines = []
+    if shape.merge_text:
+        lines.append(_line(f"<b>{escape(shape.merge_text)}</b>"))
+    if layer.kind == "residual":
+        after = f"{layer.activation}(body(x) + shortcut(x))" if layer.activation != "none" else "body(x) + shortcut(x)"
+        lines.append(_line(f"output = {escape(after)} = {escape(format_shape(shape.output_shape))}"))
+        if not layer.shortcut:
+            lines.append(_line("the shortcut is the identity: x itself is added"))
+    else:
+        count = len(layer.branches)
+        lines.append(_line(f"{count} branch{'es' if count != 1 else ''} joined along channels: "
+                           f"{escape(format_shape(shape.output_shape))}"))
+    if shape.params is not None:
+        lines.append(_line(f"parameters inside the block: {shape.params:,}"))
+    return "".join(lines)

@@ -89,7 +89,8 @@ class LayerRowDelegate(QStyledItemDelegate):
                 background, pen = theme.error_background(palette), theme.error_color(palette)
             else:
                 background = alternate_base if alternate else None
-                pen = theme.affected_color(palette) if state == "affected" else text_color
+                # "part": a block's part header or merge row, muted like rows that only show.
+                pen = theme.affected_color(palette) if state in ("affected", "part") else text_color
             if background is not None:
                 painter.fillRect(left, top, span, height, background)
             painter.setPen(pen)

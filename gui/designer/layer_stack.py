@@ -3,7 +3,12 @@
 A table over :class:`~convstudio.gui.designer.layer_table_model.LayerStackModel`. Layers can be
 dragged to reorder them and kinds dropped from the palette; Delete, Ctrl+D and
 Alt+Up/Down (also in the context menu) remove, duplicate and move the selected
-layer. The selected row is the document's (view state shared by every view,
+layer, within its own stack when it sits in a block; Alt+Left moves it out of
+its block. Blocks (residual, concat)
+show their parts and inner layers indented beneath them; a click on a block's
+triangle, or Left and Right, collapse and expand it; layers and blocks are
+dragged into and out of a block's parts. Ctrl+G wraps the selected rows (one
+stack, contiguous) in a residual block and Ctrl+Shift+G unwraps a block. The selected row is the document's (view state shared by every view,
 never an undo step): a click selects it there, and the view shows what the
 document selects, e.g. the layer an edit or its undo was about.
 
@@ -18,12 +23,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QRect, Qt
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOptionFocusRect, QStyleOptionViewItem, QTableView
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QStyle, QStyleOptionFocusRect, QStyleOptionViewItem, QTableView, QToolTip,
+)
 
+from convstudio.core.layer_paths import layer_at, parent_of, stack_at
+from convstudio.core.layers import BLOCK_KINDS
+from convstudio.gui.designer.block_row_text import EXPANDED, INDENT
 from convstudio.gui.designer.document import INPUT_ROW, DesignDocument
 from convstudio.gui.designer.layer_delegate import LayerRowDelegate
 from convstudio.gui.designer.layer_table_model import LayerStackModel
 from convstudio.gui.designer.stack_headers import ColumnTitles, RowNumbers
+from convstudio.gui.designer.stack_rows import LAYER
 from convstudio.gui.designer.stack_scroll_bar import StackScrollBar
 
 
@@ -42,7 +53,8 @@ class LayerStackView(QTableView):
         self.row_delegate = LayerRowDelegate(self.stack_model, self)
         self.setItemDelegate(self.row_delegate)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Shift+click extends the selection over neighbouring rows: what "wrap in a residual block" takes.
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setDragEnabled(True)
         self.setAcceptDrops(True)
@@ -65,10 +77,12 @@ class LayerStackView(QTableView):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         # Widths from sample texts, not ResizeToContents: that measures every row on every edit.
         metrics = self.fontMetrics()
-        for column, sample in ((0, "maxpool12  (MaxPool2d)"), (2, "512x128x128  ✖"), (3, "12,345,678")):
+        for column, sample in ((0, "maxpool12  (MaxPool2d)"), (2, "512x128x128  ✖"), (3, "12,345,678"),
+                               (4, "Receptive field")):
             self.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
         self._make_actions()
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.selectionModel().selectionChanged.connect(self._on_selection_changed)  # wrap takes the rows
         # Rows inserted or removed: lay the rows out now, not on Qt's zero timer, so that the
         # repaint they need joins the one of the changed rows in a single frame.
         self.stack_model.rowsInserted.connect(self._lay_out_rows_now)
@@ -89,6 +103,12 @@ class LayerStackView(QTableView):
              QStyle.StandardPixmap.SP_ArrowUp, lambda: self.move_selected(-1)),
             ("actionMoveLayerDown", "Move layer do&wn", QKeySequence("Alt+Down"),
              QStyle.StandardPixmap.SP_ArrowDown, lambda: self.move_selected(+1)),
+            ("actionMoveOutOfBlock", "Move out of the &block", QKeySequence("Alt+Left"),
+             QStyle.StandardPixmap.SP_ArrowLeft, self.move_selected_out),
+            ("actionWrapResidual", "&Wrap selection in a residual block", QKeySequence("Ctrl+G"),
+             QStyle.StandardPixmap.SP_DirLinkIcon, self.wrap_selected),
+            ("actionUnwrapBlock", "Un&wrap block", QKeySequence("Ctrl+Shift+G"),
+             QStyle.StandardPixmap.SP_DirOpenIcon, self.unwrap_selected),
         )
         self.layer_actions: list[QAction] = []
         for name, text, shortcut, icon, slot in specs:
@@ -104,13 +124,19 @@ class LayerStackView(QTableView):
         self._update_actions()
 
     def _update_actions(self) -> None:
-        index = self.selected_layer_index()
-        count = len(self.document.design.layers)
-        remove, duplicate, up, down = self.layer_actions
-        remove.setEnabled(index is not None)
-        duplicate.setEnabled(index is not None)
-        up.setEnabled(index is not None and index > 0)
-        down.setEnabled(index is not None and index < count - 1)
+        path = self.selected_path()
+        count = 0
+        if path is not None:
+            stack_path, index = parent_of(path)
+            count = len(stack_at(self.document.design.layers, stack_path))
+        remove, duplicate, up, down, out, wrap, unwrap = self.layer_actions
+        remove.setEnabled(path is not None)
+        duplicate.setEnabled(path is not None)
+        up.setEnabled(path is not None and index > 0)
+        down.setEnabled(path is not None and index < count - 1)
+        out.setEnabled(path is not None and len(path) > 1)
+        wrap.setEnabled(self.selected_run() is not None)
+        unwrap.setEnabled(path is not None and self._can_unwrap(self._layer(path)))
 
     # -- selection ----------------------------------------------------------
     def selected_row(self) -> int | None:
@@ -119,9 +145,55 @@ class LayerStackView(QTableView):
         return index.row() if index.isValid() else None
 
     def selected_layer_index(self) -> int | None:
-        """The selected layer's position in the design, or None for the input or nothing."""
+        """The selected layer's position in the design when it is a top-level layer; None otherwise."""
+        path = self.selected_path()
+        return path[0] if path is not None and len(path) == 1 else None
+
+    def selected_path(self) -> tuple | None:
+        """The path of the layer (or block) whose row is current; None for the input, a part or a merge row."""
         row = self.selected_row()
-        return None if row is None or row == INPUT_ROW else row - 1
+        layout = self.document.layout
+        if row is None or row == INPUT_ROW or row >= len(layout):
+            return None
+        record = layout.row(row)
+        return record.path if record.role == LAYER else None
+
+    def selected_run(self) -> tuple[tuple, int] | None:
+        """(first path, count) when the selected rows are whole layers next to each other in one stack."""
+        # The selection's spans, not selectedRows(): that makes an index per row and cell (a call each).
+        spans = self.selectionModel().selection()
+        rows = sorted({row for span in spans for row in range(span.top(), span.bottom() + 1)})
+        current = self.selected_row()
+        if not rows and current is not None:
+            rows = [current]
+        layout = self.document.layout
+        if not rows or rows[0] == INPUT_ROW or rows[-1] >= len(layout):
+            return None
+        records = [layout.row(row) for row in rows]
+        first = records[0]
+        if first.role != LAYER:
+            return None
+        stack_path, index = parent_of(first.path)
+        # Rows of layers inside a selected block come along with it; other rows must be its siblings.
+        expected = index
+        for record in records:
+            if record.path[:len(stack_path)] != stack_path or len(record.path) <= len(stack_path):
+                return None
+            if len(record.path) == len(stack_path) + 1:
+                if record.role != LAYER or record.path[-1] != expected:
+                    return None
+                expected += 1
+        return first.path, expected - index
+
+    @staticmethod
+    def _can_unwrap(layer) -> bool:
+        """A residual block, or a concat block with at most one branch that holds layers."""
+        if layer.kind == "concat":
+            return sum(1 for branch in layer.branches if branch) <= 1
+        return layer.kind in BLOCK_KINDS
+
+    def _layer(self, path: tuple):
+        return layer_at(self.document.design.layers, path)
 
     def select_row(self, row: int) -> None:
         """Select and show stack row ``row``."""
@@ -133,8 +205,79 @@ class LayerStackView(QTableView):
         if not self.viewport().rect().contains(self.visualRect(index)):
             self.scrollTo(index)
 
+    # -- collapsing and expanding blocks ------------------------------------------
+    def toggle_block(self, row: int) -> bool:
+        """Collapse or expand the block shown at ``row``; False when the row is no block."""
+        layout = self.document.layout
+        if row <= INPUT_ROW or row >= len(layout):
+            return False
+        record = layout.row(row)
+        if record.role != LAYER or self._layer(record.path).kind not in BLOCK_KINDS:
+            return False
+        self.document.set_collapsed(record.path, not self.document.is_collapsed(record.path))
+        return True
+
+    def _triangle_hit(self, position) -> int | None:
+        """The row whose block triangle is under ``position`` (viewport coordinates), or None."""
+        index = self.indexAt(position)
+        if not index.isValid() or index.column() != 0 or self.document.layout.flat:
+            return None
+        record = self.document.layout.row(index.row())
+        if record.role != LAYER or self._layer(record.path).kind not in BLOCK_KINDS:
+            return None
+        metrics = self.fontMetrics()
+        left = self.columnViewportPosition(0) + 4 + metrics.horizontalAdvance(INDENT * record.depth)
+        return index.row() if left - 4 <= position.x() <= left + metrics.horizontalAdvance(EXPANDED) + 4 else None
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        row = self._triangle_hit(event.position().toPoint())
+        if row is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.toggle_block(row)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and self.toggle_block(index.row()):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.stack_model.last_drop_error = None
+        super().dropEvent(event)
+        error = self.stack_model.last_drop_error
+        if error:  # e.g. a block dropped into itself: say why nothing happened, where it happened
+            QToolTip.showText(self.viewport().mapToGlobal(event.position().toPoint()), error, self)
+
+    def startDrag(self, actions) -> None:  # noqa: N802 - Qt's name
+        # A drag moves the row it started on, even when Shift+click selected a run of rows for wrapping.
+        current = self.currentIndex()
+        if current.isValid() and len(self.selectionModel().selectedRows()) > 1:
+            self.selectionModel().select(current, _SELECT_ROW)
+        super().startDrag(actions)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # Left collapses a block, Right expands it, as in a tree (the stack has no cells to step through).
+        key, row = event.key(), self.selected_row()
+        if (key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and row is not None
+                and event.modifiers() == Qt.KeyboardModifier.NoModifier):
+            path = self.selected_path()
+            if path is not None and self._layer(path).kind in BLOCK_KINDS:
+                if self.document.is_collapsed(path) == (key == Qt.Key.Key_Right):
+                    self.toggle_block(row)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+    def _on_selection_changed(self, *_args) -> None:
+        if not self.document.updating:  # mid-edit the rows are moving; the edit's end updates the actions
+            self._update_actions()
+
     def _on_current_row_changed(self, current, _previous) -> None:
-        self._update_actions()
+        if not self.document.updating:
+            self._update_actions()
         # While the document applies an edit, Qt moves the current row along with the rows;
         # the document says what to select once the edit is done.
         if current.isValid() and not self.document.updating:
@@ -233,19 +376,54 @@ class LayerStackView(QTableView):
 
     # -- edits --------------------------------------------------------------
     def remove_selected(self) -> None:
-        index = self.selected_layer_index()
-        if index is not None:
-            self.document.remove_layer(index)
+        path = self.selected_path()
+        if path is not None:
+            self.document.remove_at(path)
 
     def duplicate_selected(self) -> None:
-        index = self.selected_layer_index()
-        if index is not None:
-            self.document.duplicate_layer(index)
+        path = self.selected_path()
+        if path is not None:
+            self.document.duplicate_at(path)
 
     def move_selected(self, step: int) -> None:
-        index = self.selected_layer_index()
-        if index is None:
+        """Move the selected layer up or down within its own stack."""
+        path = self.selected_path()
+        if path is None:
             return
+        stack_path, index = parent_of(path)
+        count = len(stack_at(self.document.design.layers, stack_path))
         target = index + step
-        if 0 <= target < len(self.document.design.layers):
+        if not 0 <= target < count:
+            return
+        if not stack_path:
             self.document.move_layer(index, target)
+            return
+        # The slot as it is before the move: below the next layer when moving down.
+        self.document.move_to(path, (*stack_path, target + 1 if step > 0 else target))
+
+    def move_selected_out(self) -> None:
+        """Move the selected layer out of its block, to just after the block."""
+        path = self.selected_path()
+        if path is None or len(path) == 1:
+            return
+        block_path = path[:-2]
+        self._say(self.document.move_to(path, (*block_path[:-1], block_path[-1] + 1)))
+
+    def wrap_selected(self) -> None:
+        """Make the selected rows (whole layers of one stack) the body of a new residual block."""
+        run = self.selected_run()
+        if run is not None:
+            self._say(self.document.wrap_in_residual(*run))
+
+    def unwrap_selected(self) -> None:
+        """Put the selected block's layers in its place."""
+        path = self.selected_path()
+        if path is not None and self._layer(path).kind in BLOCK_KINDS:
+            self._say(self.document.unwrap(path))
+
+    def _say(self, error: str | None) -> None:
+        """Show why an edit from the keyboard or a menu was refused, beside the selected row."""
+        row = self.selected_row()
+        if error and row is not None:
+            rect = self.visualRect(self.stack_model.index(row, 0))
+            QToolTip.showText(self.viewport().mapToGlobal(rect.bottomLeft()), error, self)

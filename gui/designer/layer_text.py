@@ -11,10 +11,11 @@ from convstudio.core.layers import LAYER_CLASSES, LayerBase
 # The lecture's grouping of layer kinds, in palette order.
 PALETTE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Convolution", ("conv2d", "conv3d")),
-    ("Pooling", ("maxpool2d", "avgpool2d", "maxpool3d", "avgpool3d")),
+    ("Pooling", ("maxpool2d", "avgpool2d", "maxpool3d", "avgpool3d", "globalavgpool", "globalmaxpool")),
     ("Normalisation and regularisation", ("batchnorm", "dropout")),
     ("Fully connected", ("flatten", "linear")),
     ("Activations", ("activation", "softmax")),
+    ("Blocks", ("residual", "concat")),
 )
 
 KIND_TITLES = {
@@ -30,12 +31,23 @@ KIND_TITLES = {
     "linear": "Linear",
     "activation": "Activation",
     "softmax": "Softmax",
+    "globalavgpool": "GlobalAvgPool",
+    "globalmaxpool": "GlobalMaxPool",
+    "residual": "Residual",
+    "concat": "Concat",
 }
+# The palette names blocks by what they are for.
+PALETTE_TITLES = {"residual": "Residual block", "concat": "Concat (branches)"}
 
 
 def kind_title(kind: str) -> str:
     """``Conv2d`` for ``conv2d``."""
     return KIND_TITLES.get(kind, kind)
+
+
+def palette_title(kind: str) -> str:
+    """The palette's name for ``kind``: ``Residual block`` for ``residual``, else :func:`kind_title`."""
+    return PALETTE_TITLES.get(kind, kind_title(kind))
 
 
 def kind_summary(kind: str) -> str:
@@ -83,6 +95,15 @@ def layer_settings(layer: LayerBase) -> str:
         return ", ".join(changed)
     if kind == "activation":
         return layer.activation
+    if kind == "residual":
+        shortcut = f"{len(layer.shortcut)}-layer shortcut" if layer.shortcut else "identity shortcut"
+        size = f"{len(layer.body)} layer{'s' if len(layer.body) != 1 else ''}"
+        after = f", then {layer.activation}" if layer.activation != "none" else ""
+        return f"{size} + {shortcut}{after}"
+    if kind == "concat":
+        return f"{len(layer.branches)} branch{'es' if len(layer.branches) != 1 else ''} joined along channels"
+    if kind in ("globalavgpool", "globalmaxpool"):
+        return "whole map to 1x1"
     return ""
 
 

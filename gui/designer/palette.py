@@ -12,7 +12,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
 from convstudio.core.editing import DEFAULT_SETTINGS
-from convstudio.gui.designer.layer_text import PALETTE_GROUPS, kind_summary, kind_title
+from convstudio.gui.designer.layer_text import PALETTE_GROUPS, kind_summary, kind_title, palette_title
 
 KIND_MIME_TYPE = "application/x-convstudio-layer-kind"
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -36,11 +36,11 @@ class PaletteModel(QStandardItemModel):
             group_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             group_item.setData(group.lower(), _SEARCH_ROLE)
             for kind in kinds:
-                item = QStandardItem(kind_title(kind))
+                item = QStandardItem(palette_title(kind))
                 item.setData(kind, KIND_ROLE)
                 summary = kind_summary(kind)
                 item.setToolTip("\n".join(filter(None, [summary, _default_text(kind)])))
-                item.setData(f"{kind} {kind_title(kind)} {summary} {group}".lower(), _SEARCH_ROLE)
+                item.setData(f"{kind} {kind_title(kind)} {palette_title(kind)} {summary} {group}".lower(), _SEARCH_ROLE)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 group_item.appendRow(item)
             self.appendRow(group_item)

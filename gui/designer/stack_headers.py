@@ -154,7 +154,10 @@ class RowNumbers(PictureHeader):
         super().__init__(Qt.Orientation.Vertical, parent)
 
     def section_text(self, section: int) -> str:
-        return row_label(section)  # what the stack model's header data says, without asking it
+        model = self.model()
+        if model is not None and hasattr(model, "row_number"):
+            return model.row_number(section)  # its header data, without asking it through Qt
+        return row_label(section)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         font = QFont(self.font())

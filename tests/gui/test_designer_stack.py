@@ -99,7 +99,8 @@ def test_context_menu_offers_the_layer_actions(window):
     view = window.layer_stack
     assert view.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
     names = [action.objectName() for action in view.actions()]
-    assert names == ["actionRemoveLayer", "actionDuplicateLayer", "actionMoveLayerUp", "actionMoveLayerDown"]
+    assert names == ["actionRemoveLayer", "actionDuplicateLayer", "actionMoveLayerUp", "actionMoveLayerDown",
+                     "actionMoveOutOfBlock", "actionWrapResidual", "actionUnwrapBlock"]
     view.select_row(0)  # the input cannot be removed or moved
     assert not any(action.isEnabled() for action in view.actions())
 
