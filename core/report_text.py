@@ -5,7 +5,10 @@ Used by ``convstudio check`` and by the Markdown model summary.
 
 from __future__ import annotations
 
-from convstudio.core.shape_records import DesignReport, LayerShape, format_shape
+from collections.abc import Mapping
+
+from convstudio.core.receptive_field import LayerField
+from convstudio.core.shape_records import DesignReport, LayerShape, format_shape, path_text
 
 
 _SHAPE_KEEPING_KINDS = frozenset({"batchnorm", "dropout", "activation", "softmax"})
@@ -45,28 +48,56 @@ def _human(count: int) -> str:
     return str(count)
 
 
-def report_table(report: DesignReport) -> str:
-    """The report as an aligned text table followed by notes, problems and totals."""
-    rows = [("#", "layer", "kind", "output", "params", "formula"),
-            ("0", "input", "", format_shape(report.input_shape), "", "")]
+def _field_text(fields: Mapping[str, LayerField | None] | None, path: str) -> str:
+    """``7x7``, ``34x34*`` when it covers the whole input, ``?`` when unknown."""
+    field = None if fields is None else fields.get(path)
+    if field is None:
+        return "?"
+    return "x".join(map(str, field.sizes)) + ("*" if field.covers_input else "")
+
+
+def _field_key(path: tuple) -> str:
+    """The receptive-field table's key for a layer path: ``"3"``, ``"5.body.0"`` (0-based)."""
+    return ".".join(map(str, path))
+
+
+def report_table(report: DesignReport, fields: Mapping[str, LayerField | None] | None = None) -> str:
+    """The report as an aligned text table followed by notes, problems and totals.
+
+    ``fields`` (from :func:`core.receptive_field.receptive_fields_by_path`) adds
+    each layer's receptive field size as the ``rf`` column.
+    """
+    rows = [("#", "layer", "kind", "output", "params", "rf", "formula"),
+            ("0", "input", "", format_shape(report.input_shape), "", "", "")]
     notes: list[str] = []
-    for layer in report.layers:
+    for entry in report.walk():
+        layer = entry.record
         params = "?" if layer.params is None else f"{layer.params:,}"
-        marker = "  <-- ERROR" if layer.problem else ""
-        rows.append((str(layer.index + 1), layer.name, layer.kind, format_shape(layer.output_shape),
-                     params, layer_formula(layer) + marker))
+        # A block carries its inner layers' problems too; they are marked where they sit.
+        own_problem = layer.problem is not None and not layer.problem.path
+        marker = "  <-- ERROR" if own_problem else ""
+        number = str(layer.index + 1) if entry.depth == 0 else entry.path_text
+        rows.append((number, "  " * entry.depth + layer.name, layer.kind, format_shape(layer.output_shape),
+                     params, _field_text(fields, _field_key(entry.path)),
+                     (layer.merge_text or layer_formula(layer)) + marker))
         for formula in layer.formulas:
             if formula.note:
-                notes.append(f"  note, {layer.label}: {formula.note}")
-        if layer.problem:
-            notes.append(f"  ERROR, {layer.label}: {layer.error}")
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+                notes.append(f"  note, {entry.location}: {formula.note}")
+        if own_problem:
+            notes.append(f"  ERROR, {entry.location}: {layer.error}")
+    widths = [max(len(row[column]) for row in rows) for column in range(6)]
     lines = []
     for row in rows:
         cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2]),
-                 row[3].ljust(widths[3]), row[4].rjust(widths[4]), row[5]]
+                 row[3].ljust(widths[3]), row[4].rjust(widths[4]), row[5].rjust(widths[5]), row[6]]
         lines.append("  ".join(cells).rstrip())
     lines.extend(notes)
+    covering = next((layer for layer in report.layers
+                     if fields is not None and (field := fields.get(str(layer.index))) is not None
+                     and field.covers_input), None)
+    if covering is not None:
+        lines.append(f"receptive field (rf, input pixels one unit sees) covers the whole input (*) "
+                     f"from {covering.label} on")
     lines.append(f"chain: {shape_chain(report)}")
     lines.append(
         f"total parameters: {report.total_params:,}   multiply-accumulates: {_human(report.total_macs)} per sample"
@@ -75,19 +106,43 @@ def report_table(report: DesignReport) -> str:
     return "\n".join(lines)
 
 
-def report_json(report: DesignReport, file: str) -> dict:
-    """The machine-readable form printed by ``convstudio check --json``."""
+def report_json(report: DesignReport, file: str, fields: Mapping[str, LayerField | None] | None = None) -> dict:
+    """The machine-readable form printed by ``convstudio check --json``.
+
+    With ``fields``, each layer entry has ``"receptive_field"``: its size per
+    spatial axis (null when it cannot be followed).
+    """
     def shape_or_null(layer: LayerShape):
         return list(layer.output_shape) if layer.output_known else None
+
+    def field_entry(path: tuple) -> dict:
+        if fields is None:
+            return {}
+        field = fields.get(_field_key(path))
+        return {"receptive_field": None if field is None else list(field.sizes)}
+
+    def error(layer: LayerShape) -> str | None:
+        if layer.problem is None or not layer.problem.path:
+            return layer.error
+        # A block carries its inner layers' problems: say where inside it (body > layer 2 (conv2d): ...).
+        return f"{layer.location(layer.problem.path)[len(layer.label) + 3:]}: {layer.error}"
+
+    def entry(layer: LayerShape, path: tuple) -> dict:
+        data = {"index": layer.index + 1, "kind": layer.kind, "output_shape": shape_or_null(layer),
+                "params": layer.params or 0, "error": error(layer), **field_entry(path)}
+        if layer.stacks:
+            data["merge"] = layer.merge_text
+            data["children"] = [
+                {"path": path_text(path + (stack.part, inner.index)), "part": stack.part, "name": inner.name,
+                 **entry(inner, path + (stack.part, inner.index))}
+                for stack in layer.stacks for inner in stack.layers
+            ]
+        return data
 
     return {
         "file": file,
         "valid": report.valid,
         "error": report.first_error(),
         "total_params": report.total_params,
-        "layers": [
-            {"index": layer.index + 1, "kind": layer.kind, "output_shape": shape_or_null(layer),
-             "params": layer.params or 0, "error": layer.error}
-            for layer in report.layers
-        ],
+        "layers": [entry(layer, (layer.index,)) for layer in report.layers],
     }

@@ -94,12 +94,13 @@ def test_json_lines_in_the_order_given(files):
     assert [obj["file"] for obj in objects] == [str(files["valid"]), str(files["invalid"]),
                                                 str(files["truncated"]), str(CIFAR10)]
     for obj in objects:
-        assert set(obj) == {"file", "valid", "error", "total_params", "layers"}
+        assert set(obj) == {"file", "valid", "error", "total_params", "layers", "classifier_problem"}
         assert isinstance(obj["valid"], bool)
         assert obj["error"] is None or isinstance(obj["error"], str)
         assert isinstance(obj["total_params"], int)
         for layer in obj["layers"]:
-            assert set(layer) == {"index", "kind", "output_shape", "params", "error"}
+            assert set(layer) == {"index", "kind", "output_shape", "params", "error", "receptive_field"}
+            assert layer["receptive_field"] is None or all(isinstance(size, int) for size in layer["receptive_field"])
             assert isinstance(layer["index"], int) and isinstance(layer["kind"], str)
             assert layer["output_shape"] is None or all(isinstance(size, int) for size in layer["output_shape"])
             assert isinstance(layer["params"], int)
@@ -121,7 +122,7 @@ def test_json_lines_in_the_order_given(files):
     assert invalid["layers"][4]["params"] == 6
 
     assert truncated == {"file": str(files["truncated"]), "valid": False, "error": truncated["error"],
-                         "total_params": 0, "layers": []}
+                         "total_params": 0, "layers": [], "classifier_problem": None}
     assert str(files["truncated"]) in truncated["error"] and "not valid JSON" in truncated["error"]
 
     assert cifar["valid"] is True and cifar["total_params"] == 1_144_970
