@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = design_runs_folder(runs, design.name) / "20250101-120000"
     if "dropout" in wanted:
         print("training a run for the dropout lab…")
-        TrainingRun(design, settings, run_dir, data=run_data(settings)).run()
+        TrainingRun(design, settings, run_dir, data=run_data(settings), overwrite=True).run()
 
     window = MainWindow(design, autosave_dir=runs / "autosave", runs_root=runs)
     window.resize(1400, 900)

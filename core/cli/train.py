@@ -6,23 +6,31 @@ folder goes under the runs root (:func:`core.paths.default_runs_root`), in the
 design's folder, so the app's Runs tab lists it. Progress goes to stderr,
 per-epoch metrics to stdout.
 Exit status: 0 finished (or stopped early by early stopping), 1 the run failed
-(non-finite loss, out of memory, an error), 2 bad input, 130 interrupted.
+(non-finite loss, out of memory, an error), 2 bad input, 130 interrupted by
+Ctrl-C (SIGINT), 143 by SIGTERM (what torchrun, a scheduler or the app's
+multi-GPU Stop sends). Either signal stops the run before its next batch: the
+last finished epoch's checkpoint stays intact and ``run.json`` says "stopped"
+with the signal; a second signal quits at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from pydantic import ValidationError
 
-from convstudio.core.cli.options import add_training_options, settings_error_message, settings_from_args
+from convstudio.core.cli.options import (add_data_dir_option, add_training_options, settings_error_message,
+                                         settings_from_args)
 from convstudio.core.design import DesignFileError, load_design
 from convstudio.core.paths import default_runs_root
-from convstudio.core.training.records import EpochRecord, RunEnded, RunStarted, StepRecord
+from convstudio.core.training.records import (
+    CompileReport, EndReason, EpochRecord, RunEnded, RunStarted, StepRecord,
+)
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def add_train_parser(commands) -> None:
@@ -30,12 +38,18 @@ def add_train_parser(commands) -> None:
     train = commands.add_parser("train", help="train a design headless, writing a run folder")
     train.add_argument("design", nargs="?", metavar="DESIGN.json", help="the design (not needed with --resume)")
     add_training_options(train)
+    add_data_dir_option(train)
     train.add_argument("--download", action="store_true",
                        help="download CIFAR10, MNIST or Fashion-MNIST into the data folder if missing")
     train.add_argument("--out", metavar="RUN_DIR",
                        help="run folder to write (default: a new folder for the design under the runs root, "
                             "$CONVSTUDIO_RUNS or the app's, where the app's Runs tab lists it)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument("--overwrite", action="store_true",
+                       help="let --out name a folder that holds another run, replacing that run's files")
+    train.add_argument("--record-stream", metavar="FILE",
+                       help="append every training record to FILE as JSON lines, for a program watching the run "
+                            "(the app's multi-GPU mode)")
     train.set_defaults(handler=run_train)
 
 
@@ -64,6 +78,46 @@ class _Progress:
         self.stream.flush()
 
 
+class _StopOnSignal:
+    """While active, SIGINT and SIGTERM ask the run to stop before its next batch; a second signal quits at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, control):
+        self.control = control
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self):
+        try:
+            self._previous = {number: signal.signal(number, self._on_signal) for number in self.SIGNALS}
+        except ValueError:  # not the main thread (an embedding program): leave signals alone
+            self._previous = {}
+        return self
+
+    def __exit__(self, *exc_info):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    @property
+    def exit_status(self) -> int:
+        """130 for SIGINT, 143 for SIGTERM (128 + the signal's number, as shells report it)."""
+        return 128 + (self.received or signal.SIGINT)
+
+    def _on_signal(self, number, _frame) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt  # the second signal: do not wait for the batch
+        self.received = number
+        name = signal.Signals(number).name
+        self.control.stop(name)
+        try:
+            sys.stderr.write(f"\n{name}: stopping before the next batch; the last finished epoch's checkpoint "
+                             "is kept (send it again to quit at once)\n")
+            sys.stderr.flush()
+        except RuntimeError:  # stderr was being written when the signal came
+            pass
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``convstudio train``."""
     # Imported here, not at the top: building the parser (``convstudio check``) must not load torch.
@@ -85,39 +139,33 @@ def run_train(args: argparse.Namespace) -> int:
             design = load_design(args.design)
             settings = settings_from_args(args, design)
             out = args.out or str(new_run_dir(default_runs_root(), design.name))
-            run = TrainingRun(design, settings, out, download=args.download)
-        control = run.control
+            run = TrainingRun(design, settings, out, download=args.download, overwrite=args.overwrite)
         progress = _Progress()
         records = run.records()
         ended = None
+        signals = _StopOnSignal(run.control)
+        stream = _record_stream(args)
         try:
-            for record in records:
-                if isinstance(record, RunStarted):
-                    print(f"training on {record.device_reason}; {record.dataset}: {record.train_size} train, "
-                          f"{record.val_size} validation, {record.test_size} test images; run folder "
-                          f"{record.run_dir}", file=sys.stderr)
-                    if record.transfer_summary:
-                        print(record.transfer_summary, file=sys.stderr)
-                    if record.frozen_layers:
-                        print(f"frozen: {', '.join(record.frozen_layers)}", file=sys.stderr)
-                elif isinstance(record, StepRecord):
-                    progress.step(record, run.settings.epochs)
-                elif isinstance(record, EpochRecord):
-                    progress.clear()
-                    print(f"epoch {record.epoch + 1}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.3f}"
-                          f" | val loss {record.val_loss:.4f} acc {record.val_accuracy:.3f} | {record.seconds:.1f} s")
-                elif isinstance(record, RunEnded):
-                    ended = record
-        except KeyboardInterrupt:
-            control.stop()
-            for record in records:  # let the loop end cleanly and write its status
-                if isinstance(record, RunEnded):
-                    ended = record
+            with signals:
+                for record in records:
+                    if stream is not None:
+                        stream.write(record)
+                    if isinstance(record, RunEnded):
+                        ended = record
+                    else:
+                        _show(record, progress, run.settings.epochs)
+        except KeyboardInterrupt:  # a second signal: the run's status says it was interrupted
+            records.close()
             progress.clear()
             print(f"interrupted; resume with: convstudio train --resume {run.folder.path}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return signals.exit_status
+        finally:
+            records.close()
+            if stream is not None:
+                stream.close()
     except TrainingSetupError as error:
-        hint = " Or add --download to fetch it now." if error.missing_dataset and not args.download else ""
+        hint = (" Or add --download to fetch it now, or --data-dir DIR to read it from another folder."
+                if error.missing_dataset and not args.download else "")
         print(f"convstudio train: {error}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (DesignFileError, RunFolderError) as error:
@@ -126,6 +174,9 @@ def run_train(args: argparse.Namespace) -> int:
     except (ValidationError, ValueError) as error:
         print(f"convstudio train: invalid settings: {settings_error_message(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C before training began (reading the design, loading torch)
+        print("convstudio train: interrupted before training began", file=sys.stderr)
+        return 128 + signal.SIGINT
     progress.clear()
     summary = f"{ended.reason.value}: {ended.message}"
     if ended.test_accuracy is not None:
@@ -135,4 +186,40 @@ def run_train(args: argparse.Namespace) -> int:
         summary += (f"; dropout: weight scaling acc {d.weight_scaling_accuracy:.3f} NLL {d.weight_scaling_nll:.4f},"
                     f" Monte Carlo (T={d.samples}) acc {d.monte_carlo_accuracy:.3f} NLL {d.monte_carlo_nll:.4f}")
     print(summary)
+    if signals.received is not None and ended.reason == EndReason.STOPPED:
+        print(f"interrupted by {signal.Signals(signals.received).name}; resume with: "
+              f"convstudio train --resume {run.folder.path}", file=sys.stderr)
+        return signals.exit_status
     return EXIT_OK if ended.reason.completed else EXIT_RUN_FAILED
+
+
+def _record_stream(args: argparse.Namespace):
+    """The --record-stream writer; rank 0 only (the others' records are rank 0's)."""
+    if not getattr(args, "record_stream", None) or int(os.environ.get("RANK", "0")) != 0:
+        return None
+    from convstudio.core.training.record_stream import RecordStreamWriter
+
+    return RecordStreamWriter(args.record_stream)
+
+
+def _show(record, progress: _Progress, epochs: int) -> None:
+    """Print a record: the start and transfer notes on stderr, the progress bar, one line per epoch on stdout."""
+    if isinstance(record, RunStarted):
+        print(f"training on {record.device_reason}; {record.dataset}: {record.train_size} train, "
+              f"{record.val_size} validation, {record.test_size} test images; run folder "
+              f"{record.run_dir}", file=sys.stderr)
+        if record.start_epoch:
+            print(f"resuming after epoch {record.start_epoch}", file=sys.stderr)
+        if record.transfer_summary:
+            print(record.transfer_summary, file=sys.stderr)
+        if record.frozen_layers:
+            print(f"frozen: {', '.join(record.frozen_layers)}", file=sys.stderr)
+    elif isinstance(record, StepRecord):
+        progress.step(record, epochs)
+    elif isinstance(record, CompileReport):
+        progress.clear()
+        print(record.message, file=sys.stderr)
+    elif isinstance(record, EpochRecord):
+        progress.clear()
+        print(f"epoch {record.epoch + 1}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.3f}"
+              f" | val loss {record.val_loss:.4f} acc {record.val_accuracy:.3f} | {record.seconds:.1f} s")

@@ -127,7 +127,8 @@ def train_ensemble(design: Design, settings: TrainingSettings, members: int = 3,
     results = []
     for index, seed in enumerate(seeds):
         run_dir = Path(runs_root) / f"member{index + 1}-seed{seed}" if runs_root is not None else None
-        run = TrainingRun(design, settings.model_copy(update={"seed": seed}), run_dir, data=data, control=control)
+        run = TrainingRun(design, settings.model_copy(update={"seed": seed}), run_dir, data=data, control=control,
+                          overwrite=True)  # the lab's own member folder: a rerun replaces it
         ended = run.run(None if on_record is None else lambda record, i=index: on_record(i, record))
         if control.stop_requested:
             raise LabCancelled(f"ensemble cancelled while training member {index + 1} of {len(seeds)}")

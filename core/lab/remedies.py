@@ -135,7 +135,8 @@ def train_variants(variants: Sequence[RemedyVariant], data: DatasetSplits | None
             if on_record is not None:
                 on_record(label, record)
 
-        ended = TrainingRun(design, settings, run_dir, data=data, control=control).run(collect)
+        # The lab's own variant folder: a rerun replaces it.
+        ended = TrainingRun(design, settings, run_dir, data=data, control=control, overwrite=True).run(collect)
         if control.stop_requested:
             raise LabCancelled(f"stopped while training variant {label!r}")
         results.append(_curves(label, run_dir, epochs, ended))

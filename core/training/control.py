@@ -13,13 +13,18 @@ import time
 class RunControl:
     """Thread-safe flags shared by whoever drives a run and the training loop."""
 
+    # Who asked the run to stop, for its end message: "the user", "SIGTERM", ...
+    stop_reason = "the user"
+
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
 
-    def stop(self) -> None:
-        """Ask the run to end before its next batch."""
+    def stop(self, reason: str | None = None) -> None:
+        """Ask the run to end before its next batch; ``reason`` (e.g. "SIGTERM") goes into its end message."""
+        if reason:
+            self.stop_reason = reason
         self._stop.set()
         self._running.set()  # wake a paused loop so it can see the stop
 
@@ -58,7 +63,9 @@ class EventRunControl(RunControl):
         self._pause_event = pause_event
         self._stop_event = stop_event
 
-    def stop(self) -> None:
+    def stop(self, reason: str | None = None) -> None:
+        if reason:
+            self.stop_reason = reason
         self._stop_event.set()
 
     def pause(self) -> None:

@@ -48,7 +48,7 @@ def compare_finetune_vs_scratch(design: Design, settings: TrainingSettings, init
         if source is None:
             arm_settings = arm_settings.model_copy(update={"freeze": [], "freeze_through": None})
         run_dir = Path(runs_root) / label.replace(" ", "-") if runs_root is not None else None
-        run = TrainingRun(design, arm_settings, run_dir, data=data)
+        run = TrainingRun(design, arm_settings, run_dir, data=data, overwrite=True)  # its own arm folder
         epochs = []
         ended = None
         for record in run.records():

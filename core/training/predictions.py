@@ -23,6 +23,7 @@ import numpy as np
 
 from convstudio.core.atomic import atomic_write_bytes, atomic_write_text
 from convstudio.core.training.records import DropoutComparison, RunEnded
+from convstudio.core.training.run_folder import dumps_json
 
 if TYPE_CHECKING:  # torch loads with the first prediction: reading results needs none
     import torch
@@ -120,7 +121,7 @@ def save_results(run_dir: str | Path, ended: RunEnded, classes: tuple[str, ...],
         "test_accuracy": ended.test_accuracy, "test_loss": ended.test_loss,
         "dropout": asdict(ended.dropout) if ended.dropout else None,
     }
-    atomic_write_text(folder / RESULTS_FILE, json.dumps(data, indent=2) + "\n")
+    atomic_write_text(folder / RESULTS_FILE, dumps_json(data, indent=2) + "\n")
     if examples is not None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, images=examples.images, labels=np.array(examples.labels, dtype=np.int64),

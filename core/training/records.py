@@ -170,4 +170,17 @@ class RunEnded:
     extra: dict = field(default_factory=dict)
 
 
-Record = RunStarted | StepRecord | EpochRecord | RunEnded
+@dataclass(frozen=True)
+class CompileReport:
+    """Sent after the first training step when ``compile`` is on: compile time, or why the run went on eagerly.
+
+    ``seconds`` were spent compiling and are left out of images per second.
+    ``compiled`` is False when compiling failed and training continues uncompiled.
+    """
+
+    compiled: bool
+    seconds: float
+    message: str
+
+
+Record = RunStarted | StepRecord | EpochRecord | RunEnded | CompileReport

@@ -8,9 +8,12 @@ Layout::
     RUN_DIR/steps.jsonl      one object per step: step, epoch, loss, accuracy, learning_rate
     RUN_DIR/checkpoint.pt    weights, optimizer, schedule, epoch and RNG state after the last epoch
     RUN_DIR/best.pt          weights with the lowest validation loss so far
-    RUN_DIR/run.json         status: running, or why and when it ended
+    RUN_DIR/run.json         status: running (with the process id), or why and when it ended
 
-Every file is written atomically. Reading never runs code from the folder:
+A run folder exists from before the data loads, so a run killed at any moment
+can be resumed (from epoch 1 when it has no checkpoint yet). Every file is
+written atomically; a temporary file a kill left mid-write is removed on resume.
+JSON is standard JSON: non-finite numbers are written as null. Reading never runs code from the folder:
 checkpoints are loaded with ``torch.load(..., weights_only=True)`` (tensors and
 plain data only) and the design is parsed as JSON.
 """
@@ -19,6 +22,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +43,31 @@ WeightsChoice = Literal["best", "last"]
 WEIGHTS_CHOICES: tuple[str, ...] = get_args(WeightsChoice)
 
 
+# The files a run writes, besides the temporary files of atomic writes.
+RUN_FILES = ("design.json", "settings.json", "run.json", "metrics.jsonl", "steps.jsonl", "checkpoint.pt",
+             "best.pt", "results.json", "examples.npz", "error.log")
+WHAT_A_RUN_HOLDS = ("a run folder holds design.json, settings.json and run.json from its start, and "
+                    "checkpoint.pt once an epoch has finished")
+
+
 class RunFolderError(Exception):
     """A run folder that cannot be used, with a message naming the file."""
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinity) replaced by None, so that it is standard JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def dumps_json(value: Any, **options: Any) -> str:
+    """Standard JSON text of ``value`` (non-finite numbers as null)."""
+    return json.dumps(json_safe(value), allow_nan=False, **options)
 
 
 @dataclass
@@ -74,14 +103,70 @@ class RunFolder:
         raise RunFolderError(f"{self.path}: no trained weights (neither best.pt nor checkpoint.pt); "
                              "the run has not finished an epoch yet")
 
-    def create(self, design: Design, settings: TrainingSettings) -> None:
-        """Start a new run here: write the design and settings, clear old metrics."""
+    def holds_run(self) -> bool:
+        """True when the folder holds (part of) a run: any of its design, settings, status or checkpoint."""
+        return any((self.path / name).is_file() for name in ("design.json", "settings.json", "run.json",
+                                                            "checkpoint.pt"))
+
+    def check_new(self, overwrite: bool = False) -> None:
+        """Refuse a place a new run cannot go: a file, or a folder holding another run (unless ``overwrite``)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"{self.path} is a file, not a folder: the run folder must be a new or empty "
+                                 "folder; give another path")
+        if self.holds_run() and not overwrite:
+            raise RunFolderError(
+                f"{self.path} already holds a run: give a new folder, continue that run with --resume "
+                f"{self.path}, or replace it with --overwrite")
+
+    def check_resumable(self) -> None:
+        """Refuse a folder that is not a run (missing, or without the run's design and settings)."""
+        if not self.path.is_dir():
+            raise RunFolderError(f"{self.path}: no such folder; --resume takes the folder of a run ({WHAT_A_RUN_HOLDS})")
+        missing = [name for name in ("design.json", "settings.json") if not (self.path / name).is_file()]
+        if missing:
+            raise RunFolderError(f"{self.path} is not a run folder (no {' or '.join(missing)}): {WHAT_A_RUN_HOLDS}")
+
+    def create(self, design: Design, settings: TrainingSettings, overwrite: bool = False) -> None:
+        """Start a new run here: write the design and settings, clear old metrics.
+
+        Refuses a folder that holds another run unless ``overwrite``, which
+        first removes that run's files (and only those).
+        """
+        self.check_new(overwrite)
         self.path.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        self.remove_partial_writes()
         save_design(design, self.path / "design.json")
         atomic_write_text(self.path / "settings.json", settings.model_dump_json(indent=2) + "\n")
+        self.restart()
+
+    def restart(self) -> None:
+        """Begin again from epoch 1 with the stored design and settings: empty metrics, status running."""
+        for name in ("metrics.jsonl", "steps.jsonl", "best.pt"):
+            (self.path / name).unlink(missing_ok=True)
         for name in ("metrics.jsonl", "steps.jsonl"):
-            (self.path / name).write_text("", encoding="utf-8")
+            atomic_write_text(self.path / name, "")
         self.write_status("running")
+
+    def discard(self) -> None:
+        """Remove a run that never started: its files, and the folder when nothing else is in it."""
+        for name in RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        self.remove_partial_writes()
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass  # the folder holds something else (or never existed): leave it
+
+    def remove_partial_writes(self) -> list[Path]:
+        """Delete the temporary files of atomic writes a kill interrupted; returns what was removed."""
+        removed = []
+        for name in RUN_FILES:
+            for temporary in self.path.glob(f".{name}.*.tmp"):
+                temporary.unlink(missing_ok=True)
+                removed.append(temporary)
+        return removed
 
     def design(self) -> Design:
         """The design this run trained."""
@@ -104,7 +189,7 @@ class RunFolder:
         if not rows:
             return
         with open(self.path / name, "a", encoding="utf-8") as stream:
-            stream.write("".join(json.dumps(row) + "\n" for row in rows))
+            stream.write("".join(dumps_json(row) + "\n" for row in rows))
 
     def read_lines(self, name: str) -> list[dict[str, Any]]:
         """Every JSON line of metrics.jsonl or steps.jsonl (a torn last line is skipped)."""
@@ -122,12 +207,29 @@ class RunFolder:
     def truncate_lines(self, name: str, keep) -> None:
         """Keep only the lines for which ``keep(row)`` is true (used when resuming)."""
         rows = [row for row in self.read_lines(name) if keep(row)]
-        atomic_write_text(self.path / name, "".join(json.dumps(row) + "\n" for row in rows))
+        atomic_write_text(self.path / name, "".join(dumps_json(row) + "\n" for row in rows))
 
     def write_status(self, status: str, **details: Any) -> None:
-        """run.json: running, or the end reason with its message."""
+        """run.json: running (with this process's id), or the end reason with its message."""
         data = {"status": status, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **details}
-        atomic_write_text(self.path / "run.json", json.dumps(data, indent=2) + "\n")
+        if status == "running":
+            # Lets a reader tell a live run from one killed without a word (kill -9, the out-of-memory killer).
+            data["pid"], data["host"] = os.getpid(), socket.gethostname()
+        atomic_write_text(self.path / "run.json", dumps_json(data, indent=2) + "\n")
+
+    def process_alive(self) -> bool | None:
+        """Whether the process run.json says is training is alive: None when unknown (no pid, another machine)."""
+        status = self.status()
+        pid, host = status.get("pid"), status.get("host")
+        if status.get("status") != "running" or not isinstance(pid, int) or host != socket.gethostname():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, another user's
+            return True
+        return True
 
     def status(self) -> dict[str, Any]:
         """The contents of run.json (empty if missing)."""

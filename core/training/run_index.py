@@ -51,7 +51,7 @@ class RunSummary:
     """One line of a runs list."""
 
     path: Path
-    status: str  # running, ended, or "" when run.json is missing
+    status: str  # running, ended, interrupted (run.json says running but its process is gone), or ""
     reason: str  # finished, stopped, early_stopping, non_finite_loss, out_of_memory, error, or ""
     message: str
     epochs_done: int
@@ -85,12 +85,18 @@ def summarise_run(path: str | Path) -> RunSummary:
     epochs = settings.get("epochs")
     reason = status.get("reason", "")
     unfinished = epochs is None or len(metrics) < epochs
+    state = status.get("status", "")
+    alive = folder.process_alive()
+    if state == "running" and alive is False:
+        state = "interrupted"  # killed without a word: kill -9, the out-of-memory killer, a power cut
     return RunSummary(
-        path=folder.path, status=status.get("status", ""), reason=reason, message=status.get("message", ""),
+        path=folder.path, status=state, reason=reason, message=status.get("message", ""),
         epochs_done=len(metrics), epochs=epochs, best_val_accuracy=max(accuracies) if accuracies else None,
         test_accuracy=status.get("test_accuracy"), dataset=str(settings.get("dataset", "")),
         optimizer=str(settings.get("optimizer", "")),
-        resumable=folder.checkpoint_path.is_file() and unfinished and reason not in ("early_stopping",),
+        # A run killed before its first checkpoint resumes from epoch 1; a live one is not resumed under it.
+        resumable=(unfinished and reason not in ("early_stopping",) and alive is not True
+                   and (folder.checkpoint_path.is_file() or state == "interrupted")),
     )
 
 

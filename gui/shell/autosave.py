@@ -1,12 +1,14 @@
 """Autosave while there are unsaved changes, and find what a crashed session left.
 
 Each window's :class:`Autosaver` writes the design (atomically, with the
-core's JSON) every ``interval_ms`` while it is modified, next to a small
+core's JSON) ``interval_ms`` after the first unsaved edit and then every
+``interval_ms`` while it stays modified, next to a small
 ``.meta.json`` naming the file it belongs to, in a per-user folder. A lock file
 held while the window is open tells other running instances to keep their
 hands off; a crash leaves a stale lock, which :func:`find_recoverable` takes
 over. A clean close, a save, or undoing back to the saved state removes the
-autosave.
+autosave. Recovered changes are written to this session's autosave at once
+(:meth:`Autosaver.protect_recovered`), so a second crash loses nothing.
 """
 
 from __future__ import annotations
@@ -92,10 +94,11 @@ class Autosaver(QObject):
         self.design_file = self.directory / f"session-{uuid.uuid4().hex[:12]}.json"
         self._lock = QLockFile(str(_lock_path(self.design_file)))
         self._dirty = False
+        # Started by the first unsaved edit, not now: an edit made 29 s after the window opened
+        # must not wait only 1 s, nor one made just after a tick wait 2 intervals.
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._on_timeout)
-        self.timer.start()
         document.changed.connect(self._on_document_changed)
         document.modified_changed.connect(self._on_modified_changed)
 
@@ -105,14 +108,27 @@ class Autosaver(QObject):
 
     def _on_document_changed(self) -> None:
         self._dirty = True
+        if self.document.modified and not self.timer.isActive():
+            self.timer.start()
 
     def _on_modified_changed(self, modified: bool) -> None:
         if not modified:
             self.discard()
+        elif not self.timer.isActive():
+            self.timer.start()
 
     def _on_timeout(self) -> None:
-        if self.document.modified and self._dirty:
+        if not self.document.modified:
+            self.timer.stop()  # saved or undone: the next edit starts it again
+        elif self._dirty:
             self.save_now()
+
+    def protect_recovered(self) -> Path:
+        """Write recovered changes to this session's autosave at once: they are unsaved edits like any other."""
+        path = self.save_now()
+        if not self.timer.isActive():
+            self.timer.start()
+        return path
 
     def save_now(self) -> Path:
         """Write the autosave at once (the design first, then the note of where it belongs)."""
@@ -130,6 +146,8 @@ class Autosaver(QObject):
         self.design_file.unlink(missing_ok=True)
         self.meta_file.unlink(missing_ok=True)
         self._dirty = self.document.modified
+        if not self.document.modified:
+            self.timer.stop()
 
     def close(self) -> None:
         """Stop, remove the autosave and release the lock: the session ends cleanly."""

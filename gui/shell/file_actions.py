@@ -187,5 +187,8 @@ class FileActions(QObject):
         self.document.reset(before, path)
         # One undo step back to the saved file; the window shows the design as modified.
         self.document.replace_design("Recover autosaved changes", recovered)
+        # Write our own autosave of them before the crashed session's goes: there is never a moment
+        # (nor a 30 s wait) in which a second crash would lose the recovered edits.
+        self.autosaver.protect_recovered()
         recovery.discard()
         return True

@@ -28,6 +28,8 @@ def status_text(run: RunSummary) -> str:
     """What the Status column says."""
     if run.status == "running":
         return "running (or interrupted)"
+    if run.status == "interrupted":
+        return "killed (resumable)" if run.resumable else "killed"
     return end_reason_label(run.reason)
 
 

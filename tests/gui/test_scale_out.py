@@ -53,3 +53,37 @@ def test_torchrun_as_a_child_process_fills_the_charts(make_window, qtbot):
     metrics = RunFolder(actions.run_dir).read_lines("metrics.jsonl")
     assert [row["epoch"] for row in metrics] == [1], actions.output[-2000:]
     assert len(window.train_panel.curves.loss) > 0
+
+
+def test_the_multi_gpu_mode_streams_records_into_the_charts_and_stops_cleanly(make_window, qtbot, monkeypatch):
+    """The app's side of torchrun: a plain ``convstudio train`` child stands in for torchrun's rank 0."""
+    import json
+    import sys
+
+    import convstudio.gui.training.scale_out as scale_out_module
+
+    monkeypatch.setattr(scale_out_module, "torchrun_command",
+                        lambda nproc, arguments, **_: [sys.executable, "-m", "convstudio", "train", *arguments])
+    design = _TINY.model_copy(update={"training": {"epochs": 40, "data_limit": 300, "batch_size": 8,
+                                                   "mc_samples": 1, "state_every": 2, "report_every": 2}})
+    window = make_window(design)
+    panel = window.train_panel
+    actions = _scale_out(window)
+    assert actions.run_local(nproc=2, device="cpu")
+    assert panel.running and not panel.start_button.isEnabled() and not panel.pause_button.isEnabled()
+    assert not panel.start()  # Start is refused while torchrun's run goes
+
+    # Steps with their layer statistics and the first epoch arrive incrementally; the tab stays on the charts.
+    qtbot.waitUntil(lambda: len(panel.curves.val_loss) >= 1, timeout=120_000)
+    assert len(panel.curves.loss) > 0 and panel.curves.grad_norm and panel.curves.optimizer_state
+    assert panel.tabs.currentWidget() is panel.charts
+    stream_file = actions.stream.path
+    assert stream_file.is_file()
+
+    panel.stop()  # SIGTERM, as torchrun passes it on
+    qtbot.waitUntil(lambda: not actions.running, timeout=120_000)
+    status = json.loads((actions.run_dir / "run.json").read_text())
+    assert status["reason"] == "stopped" and "SIGTERM" in status["message"], actions.output[-2000:]
+    assert panel.start_button.isEnabled() and not panel.running
+    assert "Stopped the" in panel.message.text()
+    assert not stream_file.exists()

@@ -72,7 +72,7 @@ def test_predictions_and_results_round_trip_through_the_run_folder(tmp_path):
 
 
 @pytest.mark.parametrize(("request_", "words"), [
-    (RunRequest("RUN", None, None, resume=True), "design.json: no such file"),
+    (RunRequest("RUN", None, None, resume=True), "run: no such folder; --resume takes the folder of a run"),
     (RunRequest("RUN", load_preset("lenet").to_json(), '{"epochs": 0}'), "the training settings are not valid"),
 ])
 def test_what_cannot_start_comes_back_as_a_message_not_a_crash(tmp_path, request_, words):
