@@ -2,7 +2,9 @@
 
 Headless subcommands go straight to :mod:`convstudio.core.cli` without loading
 Qt, so ``convstudio check`` works on a server with no display; only opening the
-app imports the GUI.
+app imports the GUI, after checking that a window can open
+(:mod:`convstudio.core.diagnostics.qt_platform`): when it cannot, one short
+message says what is missing and how to install it, and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -11,10 +13,25 @@ import sys
 from collections.abc import Sequence
 
 
-def _open_app(design_path: str | None) -> int:
-    from convstudio.gui.shell.app import run_app
+EXIT_NO_WINDOW = 2
 
-    return run_app(design_path)
+
+def _open_app(design_path: str | None) -> int:
+    # Before Qt loads: a missing display or system library gets one short message naming
+    # the fix, instead of Qt's abort (which would also kill this process).
+    from convstudio.core.diagnostics.qt_platform import startup_problem
+
+    problem = startup_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_NO_WINDOW
+    try:
+        from convstudio.gui.shell.app import run_app
+    except ImportError as error:  # a Qt module whose libraries the check did not cover
+        print(f"convstudio: the app cannot start: {error}\n`convstudio doctor` reports what this machine has.",
+              file=sys.stderr)
+        return EXIT_NO_WINDOW
+    return run_app(design_path, check_platform=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

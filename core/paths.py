@@ -7,7 +7,8 @@ Plain Python: no torch, no Qt.
 - :func:`user_data_home`: the platform's per-user data folder, without our name
   (``$XDG_DATA_HOME`` or ``~/.local/share`` on Linux, ``~/Library/Application Support``
   on macOS, ``%LOCALAPPDATA%`` on Windows).
-- :func:`default_data_dir`: datasets (``$CONVSTUDIO_DATA`` overrides it).
+- :func:`default_data_dir`: datasets (``$CONVSTUDIO_DATA`` overrides it, and a
+  command's ``--data-dir`` overrides both through :func:`data_dir_override`).
 - :func:`app_data_dir`: the app's own folder, the one Qt's ``AppDataLocation``
   names for organisation and application "ConvStudio" (the app sets both).
 - :func:`default_runs_root`: runs (``$CONVSTUDIO_RUNS`` overrides it; the app also
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DATA_ENV = "CONVSTUDIO_DATA"
@@ -63,6 +66,42 @@ def default_data_dir() -> Path:
         return override
     own = "ConvStudio" if sys.platform == "darwin" or _is_windows() else "convstudio"
     return user_data_home() / own / "data"
+
+
+def data_dir_source(option: str | Path | None = None) -> tuple[Path, str]:
+    """The data folder and what chose it, in order of precedence: ``--data-dir``, ``$CONVSTUDIO_DATA``, the default.
+
+    ``option`` is a command's ``--data-dir`` (None when not given); the second
+    value is "--data-dir", "$CONVSTUDIO_DATA" or "default".
+    """
+    if option:
+        return Path(option).expanduser(), "--data-dir"
+    if _env_path(DATA_ENV) is not None:
+        return default_data_dir(), f"${DATA_ENV}"
+    return default_data_dir(), "default"
+
+
+@contextmanager
+def data_dir_override(folder: str | Path | None) -> Iterator[Path]:
+    """Make ``folder`` the data folder while the block runs (nothing changes when it is None).
+
+    It is set as ``$CONVSTUDIO_DATA``, so every lookup of :func:`default_data_dir`
+    sees it, and so do the processes started meanwhile (torchrun workers, the lab's
+    worker processes); the previous value comes back afterwards.
+    """
+    if not folder:
+        yield default_data_dir()
+        return
+    chosen = Path(folder).expanduser().absolute()
+    previous = os.environ.get(DATA_ENV)
+    os.environ[DATA_ENV] = str(chosen)
+    try:
+        yield chosen
+    finally:
+        if previous is None:
+            os.environ.pop(DATA_ENV, None)
+        else:
+            os.environ[DATA_ENV] = previous
 
 
 def app_data_dir() -> Path:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from convstudio.core.cli.options import LAB_OPTIONS, add_training_options, settings_error_message, settings_from_args
+from convstudio.core.cli.options import (LAB_OPTIONS, add_data_dir_option, add_training_options,
+                                         settings_error_message, settings_from_args)
 from convstudio.core.design import DesignFileError, load_design
 from convstudio.core.initialisation import INIT_SCHEMES
 from convstudio.core.training.records import ended_as_planned
@@ -42,6 +43,7 @@ def add_lab_parsers(commands) -> None:
     signal.add_argument("--batch-size", type=int, default=256)
     signal.add_argument("--dataset", help="push real images of this dataset instead of standard-normal ones")
     signal.add_argument("--seed", type=int, default=0)
+    add_data_dir_option(signal)
     signal.set_defaults(handler=run_signal)
 
     lab = commands.add_parser("dropout-lab", help="weight scaling against Monte Carlo dropout for a run (eq. 22-24)")
@@ -50,6 +52,7 @@ def add_lab_parsers(commands) -> None:
     lab.add_argument("--limit", type=int, help="use the first LIMIT test images")
     lab.add_argument("--weights", choices=WEIGHTS_CHOICES, default="best")
     lab.add_argument("--seed", type=int, default=0)
+    add_data_dir_option(lab)
     lab.set_defaults(handler=run_dropout_lab)
 
     for name, help_text, handler in (
@@ -61,6 +64,7 @@ def add_lab_parsers(commands) -> None:
         if name == "ensemble":
             command.add_argument("--members", type=int, default=3, help="K, the number of members (default 3)")
         add_training_options(command, LAB_OPTIONS)
+        add_data_dir_option(command)
         command.add_argument("--out", required=True, metavar="DIR", help="folder for the runs, one subfolder each")
         command.set_defaults(handler=handler)
 

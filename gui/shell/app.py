@@ -35,8 +35,23 @@ def warm_up(job) -> None:
     import convstudio.core.data.datasets  # noqa: F401  (torchvision)
 
 
-def run_app(design_path: str | None = None) -> int:
-    """Open the main window and run the event loop until it closes."""
+EXIT_NO_WINDOW = 2
+
+
+def run_app(design_path: str | None = None, check_platform: bool = True) -> int:
+    """Open the main window and run the event loop until it closes.
+
+    Before the QApplication is created, ``check_platform`` checks that Qt can
+    open a window here (a display, the platform plugin's libraries); when it
+    cannot, a short message names what is missing and the exit status is 2.
+    """
+    if check_platform and QApplication.instance() is None:
+        from convstudio.core.diagnostics.qt_platform import startup_problem
+
+        problem = startup_problem()
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_NO_WINDOW
     from convstudio.gui.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
