@@ -16,6 +16,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes several seconds (builds a wheel, starts processes)")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def image_cache_outside_home(tmp_path_factory):
+    """Decoded image folders go to a temporary folder, not the user's data folder (child processes inherit it)."""
+    os.environ["CONVSTUDIO_IMAGE_CACHE"] = str(tmp_path_factory.mktemp("image-cache"))
+
+
 @pytest.fixture
 def one_torch_thread():
     """Run torch on one thread: on a busy two-core machine, two threads can be ten times slower.

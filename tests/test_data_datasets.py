@@ -295,12 +295,13 @@ def test_image_folder_loads_every_image_with_its_class(tmp_path):
     )
     assert splits.classes == ("cats", "dogs")
     assert splits.image_shape == (3, 10, 12)  # the first image's size: 12 wide, 10 high
-    assert splits.train_images.shape[0] + splits.val_images.shape[0] == 13
-    assert splits.val_images.shape[0] == 4  # round(6 * 0.25) + round(7 * 0.25)
-    assert splits.test_images.shape == (0, 3, 10, 12) and splits.test_labels.shape == (0,)
+    # The test split is carved first, like the validation split: round(6 * 0.25) + round(7 * 0.25) images.
+    assert splits.test_images.shape == (4, 3, 10, 12) and sorted(splits.test_labels.tolist()) == [0, 0, 1, 1]
+    assert splits.train_images.shape[0] + splits.val_images.shape[0] + splits.test_images.shape[0] == 13
+    assert splits.val_images.shape[0] == 2  # round(4 * 0.25) + round(5 * 0.25) of the 9 left
     assert calls[-1] == (13, 13)
-    images = torch.cat([splits.train_images, splits.val_images])
-    labels = torch.cat([splits.train_labels, splits.val_labels])
+    images = torch.cat([splits.train_images, splits.val_images, splits.test_images])
+    labels = torch.cat([splits.train_labels, splits.val_labels, splits.test_labels])
     for image, label in zip(images, labels, strict=True):
         pixel = tuple(image[:, 5, 5].tolist())
         assert pixel in (colours[splits.classes[label]], (128, 128, 128))

@@ -20,7 +20,7 @@ class AugmentationSettings(BaseModel):
     The hints name no form section: the field that holds these settings gives it.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)  # NaN passes ranges
 
     flip: Annotated[bool, EditorHint("flip left-right")] = Field(
         default=False, description="Mirror each image left-right with probability 0.5.")

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from convstudio.core.data.builtin_shapes import SHAPES_CLASSES, generate_shapes
 from convstudio.core.data.sources import DatasetUnavailable, load_image_folder, load_torchvision
+from convstudio.core.data.streamed import MappedImages
 from convstudio.core.paths import default_data_dir  # its home is core.paths, with the runs root
 
 DATASET_NAMES: tuple[str, ...] = ("shapes", "cifar10", "mnist", "fashion-mnist")
@@ -52,8 +53,11 @@ class DatasetSplits:
 
     All tensors are on the CPU. ``mean`` and ``std`` are per channel, in [0, 1]
     pixel units, measured on the training split only (validation and test images
-    must not leak into the normalisation). An image folder has no test split: its
-    test tensors hold zero images.
+    must not leak into the normalisation). An image folder's test split is carved
+    from its images as the validation split is (stratified, the same share). An
+    image folder larger than the memory budget keeps its images on disk: they are
+    then :class:`~core.data.streamed.MappedImages`, which read the images an index
+    asks for.
     """
 
     name: str
@@ -88,6 +92,10 @@ def load_dataset(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     image_size: int | None = None,
+    *,
+    skip_unreadable: bool = False,
+    memory_budget: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DatasetSplits:
     """Load a dataset by name (one of :data:`DATASET_NAMES`, any case) or image-folder path.
 
@@ -105,6 +113,11 @@ def load_dataset(
     - ``image_size``: resize every image to ``image_size`` x ``image_size``
       (bilinear, antialiased). An image folder without it takes the first image's
       size.
+    - Image folders only: ``skip_unreadable`` leaves out images that cannot be
+      decoded (else they are refused by name); images taking more than
+      ``memory_budget`` bytes stay in the decoded-folder cache and are read a batch
+      at a time (:class:`~core.data.streamed.MappedImages`); ``should_stop()``
+      cancels the first decoding. The cache lives in ``data_dir`` too.
 
     Raises DatasetUnavailable (files missing, download failed, unusable folder)
     and ValueError for arguments out of range.
@@ -136,21 +149,27 @@ def load_dataset(
                 name_or_path,
                 path,
             )
-        classes, train_images, train_labels = load_image_folder(path, image_size, progress)
+        _refuse_one_class(path)
+        classes, train_images, train_labels = load_image_folder(
+            path, image_size, progress, skip_unreadable=skip_unreadable, data_dir=data_dir,
+            memory_budget=memory_budget, should_stop=should_stop)
         name = name_or_path
-        test_images = train_images.new_empty((0, *train_images.shape[1:]))
-        test_labels = train_labels.new_empty((0,))
+        # The folder has no test set of its own: hold out a share of each class, as for validation.
+        train_index, test_index = stratified_split(
+            train_labels, len(classes), val_fraction, torch.Generator().manual_seed(seed + 1))
+        test_images, test_labels = _take(train_images, test_index), train_labels[test_index]
+        train_images, train_labels = _take(train_images, train_index), train_labels[train_index]
 
     generator = torch.Generator().manual_seed(seed)
     if limit is not None:
         train_images, train_labels = _first_after_shuffle(train_images, train_labels, limit, generator)
         test_images, test_labels = _first_after_shuffle(test_images, test_labels, limit, generator)
-    if image_size is not None:
+    if image_size is not None and not isinstance(train_images, MappedImages):  # a folder's cache is sized
         train_images = _resize(train_images, image_size)
         test_images = _resize(test_images, image_size)
     train_index, val_index = stratified_split(train_labels, len(classes), val_fraction, generator)
-    val_images, val_labels = train_images[val_index], train_labels[val_index]
-    train_images, train_labels = train_images[train_index], train_labels[train_index]
+    val_images, val_labels = _take(train_images, val_index), train_labels[val_index]
+    train_images, train_labels = _take(train_images, train_index), train_labels[train_index]
     if train_images.shape[0] == 0:
         raise DatasetUnavailable(
             f"{name}: no images are left for training; use a smaller val_fraction or more images",
@@ -169,6 +188,20 @@ def load_dataset(
         mean=mean,
         std=std,
     )
+
+
+def _refuse_one_class(path: Path) -> None:
+    """A folder with a single class subfolder cannot train a classifier: say so before decoding anything."""
+    if not path.is_dir():
+        return  # the loader explains what an image folder is
+    classes = [entry.name for entry in path.iterdir() if entry.is_dir() and not entry.name.startswith(".")]
+    if len(classes) == 1:
+        raise DatasetUnavailable(
+            f"a classifier needs at least two classes, but {path} has one class folder ({classes[0]}): "
+            "add a subfolder of images for each other class",
+            str(path),
+            path,
+        )
 
 
 def stratified_split(
@@ -215,7 +248,12 @@ def _first_after_shuffle(
     images: torch.Tensor, labels: torch.Tensor, limit: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     keep = torch.randperm(images.shape[0], generator=generator)[:limit]
-    return images[keep], labels[keep]
+    return _take(images, keep), labels[keep]
+
+
+def _take(images: torch.Tensor | MappedImages, index: torch.Tensor) -> torch.Tensor | MappedImages:
+    """``images[index]``; for images still on disk, the rows to read later (nothing is read now)."""
+    return images.subset(index) if isinstance(images, MappedImages) else images[index]
 
 
 def _resize(images: torch.Tensor, size: int, chunk: int = 2048) -> torch.Tensor:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from convstudio.core.data.download import DownloadFailed, fetch
+from convstudio.core.data.streamed import MappedImages
 
 Progress = Callable[[int, int], None]
 Loaded = tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -157,54 +158,27 @@ def _from_hwc(array: np.ndarray) -> torch.Tensor:
 
 
 def load_image_folder(
-    path: str | Path, image_size: int | None, progress: Progress | None
-) -> tuple[list[str], torch.Tensor, torch.Tensor]:
-    """Every image under ``path/<class>/``, as RGB, all resized to one size.
+    path: str | Path, image_size: int | None, progress: Progress | None, *, skip_unreadable: bool = False,
+    data_dir: str | Path | None = None, memory_budget: int | None = None, should_stop=None,
+) -> tuple[list[str], torch.Tensor | MappedImages, torch.Tensor]:
+    """Every image under ``path/<class>/``, as RGB, all resized to one size, through the decoded-folder cache.
 
-    The size is ``image_size`` squared, or else the first image's size. Returns
+    The size is ``image_size`` squared, or else the first image's size. The
+    first load decodes the folder on all cores into a cache under ``data_dir``
+    (see :mod:`core.data.image_cache`); later loads open it at once. Returns
     (classes, images, labels); class names are the subfolder names, sorted.
+    Images come as one uint8 tensor, or, when they take more than
+    ``memory_budget`` bytes, as :class:`MappedImages` read from the cache on demand.
+    Unreadable images raise DatasetUnavailable naming them unless ``skip_unreadable``.
     """
-    from PIL import Image
-    from torchvision.datasets import ImageFolder
-    from torchvision.datasets.folder import IMG_EXTENSIONS
+    from convstudio.core.data.image_cache import CacheCancelled, load_cached_folder
 
-    root = Path(path).expanduser()
-    name = str(path)
-    how = (
-        f"An image folder holds one subfolder per class with the images in it "
-        f"({', '.join(IMG_EXTENSIONS)}), e.g. {root / 'cats' / 'cat1.png'}."
-    )
-    if not root.is_dir():
-        raise DatasetUnavailable(f"{root} is not a folder. {how}", name, root)
-    if not any(entry.is_dir() for entry in root.iterdir()):
-        raise DatasetUnavailable(f"{root} has no class subfolders. {how}", name, root)
-    folder = ImageFolder(str(root), allow_empty=True)
-    if not folder.samples:
-        raise DatasetUnavailable(f"the class folders in {root} hold no images. {how}", name, root)
-    counts = np.bincount(folder.targets, minlength=len(folder.classes))
-    empty = [folder.classes[index] for index in np.flatnonzero(counts == 0)]
-    if empty:
-        raise DatasetUnavailable(
-            f"the class folders {', '.join(empty)} in {root} hold no images: add images or remove these folders. {how}",
-            name,
-            root,
-        )
-
-    size: tuple[int, int] | None = (image_size, image_size) if image_size else None
-    arrays = []
-    total = len(folder.samples)
-    for number, (file, _) in enumerate(folder.samples, start=1):
-        try:
-            with Image.open(file) as opened:
-                image = opened.convert("RGB")
-        except (OSError, ValueError) as error:
-            raise DatasetUnavailable(f"{file} cannot be read as an image ({error}).", name, root) from None
-        if size is None:
-            size = image.size
-        if image.size != size:
-            image = image.resize(size, Image.Resampling.BILINEAR)
-        arrays.append(np.asarray(image, dtype=np.uint8))
-        if progress is not None and (number % 64 == 0 or number == total):
-            progress(number, total)
-    images = _from_hwc(np.stack(arrays))
-    return list(folder.classes), images, torch.tensor(folder.targets, dtype=torch.int64)
+    try:
+        cache = load_cached_folder(path, image_size, skip_unreadable=skip_unreadable, data_dir=data_dir,
+                                   progress=progress, should_stop=should_stop)
+    except CacheCancelled as error:
+        raise DatasetUnavailable(str(error), str(path), Path(path)) from None
+    labels = torch.from_numpy(cache.labels)
+    if memory_budget is not None and cache.nbytes > memory_budget:
+        return list(cache.classes), MappedImages(cache, np.arange(len(cache))), labels
+    return list(cache.classes), torch.from_numpy(cache.load_all()), labels

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from convstudio.core.jobs import Backend, JobFailed
-from convstudio.core.training.records import EpochRecord, RunEnded, RunStarted, StepRecord
+from convstudio.core.training.records import CompileReport, EpochRecord, RunEnded, RunStarted, StepRecord
 from convstudio.core.training.run_folder import RunFolder
 from convstudio.core.training.worker_process import ExamplesReady, RunRequest, TrainingProcess
 from convstudio.gui.background import Worker
@@ -38,6 +38,7 @@ class TrainingWorker(QObject):
     steps = Signal(list)
     epoch = Signal(object)
     examples = Signal(object)
+    compiled = Signal(object)  # CompileReport: torch.compile's time, or why the run went on uncompiled
     ended = Signal(object)
     failed = Signal(str)
     finished = Signal()
@@ -118,6 +119,8 @@ class TrainingWorker(QObject):
             self.epoch.emit(item)
         elif isinstance(item, ExamplesReady):
             self.examples.emit(item.examples)
+        elif isinstance(item, CompileReport):
+            self.compiled.emit(item)
         elif isinstance(item, RunEnded):
             self._heard_end = True
             self.ended.emit(item)
