@@ -21,6 +21,8 @@ SCRIPTS = {
     "designer": HERE / "designer_screenshots.py",
     "training": HERE / "training_screenshots.py",
     "lab": HERE / "lab_screenshots.py",
+    "experiments": HERE / "experiments_screenshots.py",
+    "inspect": HERE / "inspect_screenshots.py",
 }
 
 

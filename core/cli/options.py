@@ -38,7 +38,16 @@ TRAINING_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "augment": ("augmentation", {"metavar": "SPEC",
                                  "help": "e.g. flip,rotate=15,crop=0.8,pad=4,brightness=0.2,contrast=0.2"}),
     "device": ("device", {"choices": ["auto", "cpu", "cuda", "mps"]}),
-    "precision": ("precision", {"choices": ["fp32", "bf16", "fp16"]}),
+    "precision": ("precision", {"choices": ["auto", "fp32", "bf16", "fp16"]}),
+    "channels_last": ("channels_last", {"choices": ["auto", "on", "off"],
+                                        "help": "channels-last memory format (auto: the faster on this machine)"}),
+    # store_const, not store_true: an option left out must leave the design's saved setting alone.
+    "compile": ("compile", {"action": "store_const", "const": True,
+                            "help": "train through torch.compile (runs uncompiled, saying why, if it fails)"}),
+    "skip_unreadable": ("skip_unreadable", {"action": "store_const", "const": True,
+                                            "help": "image folders: leave out images that cannot be decoded"}),
+    "tensorboard": ("tensorboard", {"action": "store_const", "const": True,
+                                    "help": "also write TensorBoard event files in RUN_DIR/tensorboard"}),
     "init": ("init", {"choices": list(INIT_SCHEMES)}),
     "seed": ("seed", {"type": int}),
     "limit": ("data_limit", {"type": int, "help": "use at most this many training images"}),
@@ -98,6 +107,18 @@ def add_training_options(parser: argparse.ArgumentParser, options: Iterable[str]
         parser.add_argument("--" + option.replace("_", "-"), **TRAINING_OPTIONS[option][1])
 
 
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--data-dir DIR`` on a command that reads a dataset.
+
+    :func:`convstudio.core.cli.main.main` applies it around the command
+    (:func:`core.paths.data_dir_override`): it overrides ``$CONVSTUDIO_DATA`` and
+    the per-user default.
+    """
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder that holds CIFAR10, MNIST and Fashion-MNIST and where downloads go "
+                             "(overrides $CONVSTUDIO_DATA and the per-user default)")
+
+
 def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings fields the options given set (options left out set nothing).
 
@@ -140,5 +161,12 @@ def settings_error_message(error: Exception) -> str:
     from pydantic import ValidationError
 
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {_problem(e)}" for e in error.errors())
     return str(error)
+
+
+def _problem(error: dict) -> str:
+    """pydantic's message, except where it would mislead ("Input should be a finite number" for nan)."""
+    if error["type"] == "finite_number":
+        return f"must be a finite number, not {error['input']}"
+    return error["msg"]

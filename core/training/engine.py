@@ -10,25 +10,29 @@ batch. Stop, pause and early stopping are flags read between batches.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
+from convstudio.core.atomic import atomic_write_text
 from convstudio.core.design import Design
 from convstudio.core.training.control import RunControl
 from convstudio.core.training.distributed import all_reduce_sum, join_process_group, leave_process_group, wrap_for_training
 from convstudio.core.training.evaluation import compare_dropout_rules, evaluate, has_dropout
 from convstudio.core.training.optimizer_state import PendingStats, collect_stats
 from convstudio.core.training.optimizers import penalised_parameters
+from convstudio.core.training.compiled import CompiledForward, compile_message
 from convstudio.core.training.records import (
-    EndReason, EpochRecord, Record, RunEnded, RunStarted, StepRecord,
+    CompileReport, EndReason, EpochRecord, Record, RunEnded, RunStarted, StepRecord,
 )
-from convstudio.core.training.run_folder import RunFolder, load_checkpoint, save_checkpoint
+from convstudio.core.training.run_folder import RunFolder, RunFolderError, load_checkpoint, save_checkpoint
 from convstudio.core.training.settings import TrainingSettings
 from convstudio.core.training.setup import PreparedRun, TrainingSetupError, prepare_run
 from convstudio.core.training.transfer import hold_frozen_statistics, set_frozen
@@ -38,17 +42,21 @@ class TrainingRun:
     """One training run of a design: iterate :meth:`records`, or call :meth:`run`.
 
     ``run_dir`` (optional) receives the design, settings, metrics and
-    checkpoints. With ``resume=True`` the run continues from the checkpoint in
-    ``run_dir`` with the design and settings stored there.
+    checkpoints; it is written before the data loads, so a run killed at any
+    moment can be resumed. A folder that holds another run is refused unless
+    ``overwrite``. With ``resume=True`` the run continues from the checkpoint in
+    ``run_dir`` (from epoch 1 when it has none yet) with the design and
+    settings stored there.
     """
 
     def __init__(self, design: Design | None, settings: TrainingSettings | None, run_dir: str | Path | None = None,
                  *, control: RunControl | None = None, resume: bool = False, data=None, model=None,
-                 download: bool = False):
+                 download: bool = False, overwrite: bool = False):
         self.folder = RunFolder(Path(run_dir)) if run_dir is not None else None
         if resume:
             if self.folder is None:
                 raise TrainingSetupError("resuming needs the run folder of the run to continue")
+            self.folder.check_resumable()
             design = self.folder.design()
             settings = settings or self.folder.settings()
         if design is None or settings is None:
@@ -60,6 +68,10 @@ class TrainingRun:
         self._data = data
         self._model = model
         self._download = download  # fetch a missing torchvision dataset before training
+        self._overwrite = overwrite
+        self._epochs_done = 0  # finished epochs, for the status an interruption leaves
+        self._best_weights: dict[str, torch.Tensor] | None = None
+        self._stop_agreed = False  # several processes: every rank has seen a stop request (see _read_back)
         self.prepared: PreparedRun | None = None
 
     # ----- driving -----------------------------------------------------------------------------
@@ -76,6 +88,18 @@ class TrainingRun:
         return ended
 
     def records(self) -> Iterator[Record]:
+        """:meth:`_records`, also written as TensorBoard event files when the settings ask for them."""
+        if not self.settings.tensorboard:
+            yield from self._records()
+            return
+        from convstudio.core.experiments.tensorboard import MISSING_MESSAGE, tensorboard_available, with_tensorboard
+
+        if not tensorboard_available():
+            raise TrainingSetupError(MISSING_MESSAGE)
+        # Asked when the run starts, once the process group is known: only rank 0 writes the folder.
+        yield from with_tensorboard(self._records(), lambda: self._writer.path if self._writer is not None else None)
+
+    def _records(self) -> Iterator[Record]:
         """Train, yielding RunStarted, then StepRecords and EpochRecords, then RunEnded.
 
         Setup problems raise TrainingSetupError before anything is yielded;
@@ -83,16 +107,33 @@ class TrainingRun:
         """
         wants_gpu = self.settings.device in ("auto", "cuda") and torch.cuda.is_available()
         self.group = join_process_group("cuda" if wants_gpu else "cpu")
-        self.prepared = prepare_run(self.design, self.settings, self._data, self._model, self.group,
-                                    self._download)
         # Only rank 0 writes the run folder; every rank may read it to resume.
         self._writer = self.folder if self.group.is_main else None
+        created = False
+        if self._writer is not None and not self.resume:
+            # Before the data loads: a kill from here on leaves a folder that --resume can start again.
+            self._writer.create(self.design, self.settings, self._overwrite)
+            created = True
+        try:
+            self.prepared = prepare_run(self.design, self.settings, self._data, self._model, self.group,
+                                        self._download)
+        except Exception:
+            if created:  # a run that cannot start (bad input): leave no folder behind
+                self._writer.discard()
+            raise
+        except BaseException:  # interrupted while loading: the folder stays, resumable from epoch 1
+            if created:
+                self._writer.write_status("ended", reason=EndReason.STOPPED.value, epochs_completed=0,
+                                          message="interrupted before training began; resume starts at epoch 1")
+            raise
         self._forward = wrap_for_training(self.prepared.model, self.group, self.settings.sync_batchnorm)
+        if self.settings.compile:
+            self._forward = CompiledForward(self._forward)
         start_epoch, step = self._start()
         yield self._started_record(start_epoch)
         try:
             yield from self._train(start_epoch, step)
-        except torch.OutOfMemoryError:
+        except (torch.OutOfMemoryError, MemoryError):
             yield self._end(EndReason.OUT_OF_MEMORY,
                             f"out of memory on {self.prepared.device} with batch size {self.settings.batch_size}: "
                             f"lower the batch size (try {max(1, self.settings.batch_size // 2)}) or use a smaller design")
@@ -100,6 +141,15 @@ class TrainingRun:
             if self._writer is not None:
                 (self._writer.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             yield self._end(EndReason.ERROR, f"training failed: {type(error).__name__}: {error}")
+        except BaseException as interruption:
+            # A second Ctrl-C, SystemExit, or the caller closing this generator: the run is over,
+            # and run.json must not go on saying "running". The last checkpoint stays as it was.
+            if self._writer is not None and self._writer.status().get("status") == "running":
+                self._writer.write_status("ended", reason=EndReason.STOPPED.value,
+                                          message=f"interrupted ({type(interruption).__name__}); "
+                                                  "resume from the last finished epoch",
+                                          epochs_completed=self._epochs_done)
+            raise
         finally:
             if self.group.is_distributed:
                 leave_process_group()
@@ -110,11 +160,17 @@ class TrainingRun:
         """Create or reopen the run folder; returns (first epoch, steps done)."""
         prepared = self.prepared
         torch.manual_seed(self.settings.seed + 1 + self.group.rank)  # dropout masks
+        self._best = (math.inf, -1)
+        self._epochs_without_improvement = 0
+        self._epochs_done = 0
+        if self.resume and self._writer is not None:
+            self._writer.remove_partial_writes()  # a kill during a checkpoint write leaves its temporary file
         if not self.resume:
+            return 0, 0
+        if not self.folder.checkpoint_path.is_file():
+            # Killed before its first checkpoint: start again from epoch 1 (the model is freshly initialised).
             if self._writer is not None:
-                self._writer.create(self.design, self.settings)
-            self._best = (math.inf, -1)
-            self._epochs_without_improvement = 0
+                self._writer.restart()
             return 0, 0
         state = load_checkpoint(self.folder.checkpoint_path, prepared.device)
         prepared.model.load_state_dict(state["model"])
@@ -126,6 +182,8 @@ class TrainingRun:
         self._best = (state["best_val_loss"], state["best_epoch"])
         self._epochs_without_improvement = state["epochs_without_improvement"]
         epoch, step = state["epoch"], state["step"]
+        self._epochs_done = epoch
+        self._best_weights = self._stored_best_weights(state)
         if state.get("world_size", 1) != self.group.world_size:
             # Another process count means other batches per epoch: count steps afresh from this epoch.
             step = epoch * len(prepared.train_batches)
@@ -134,6 +192,24 @@ class TrainingRun:
             self._writer.truncate_lines("steps.jsonl", lambda row: row["epoch"] <= epoch)
             self._writer.write_status("running")
         return epoch, step
+
+    def _stored_best_weights(self, state: dict) -> dict[str, torch.Tensor] | None:
+        """The best epoch's weights as the folder keeps them, for early stopping to restore after a resume.
+
+        The checkpoint's own weights when the last finished epoch was the best;
+        else best.pt when it holds that epoch (a kill between writing best.pt
+        and the checkpoint can leave a later epoch there: then None).
+        """
+        best_epoch = state["best_epoch"]
+        if best_epoch < 0:
+            return None
+        if best_epoch + 1 == state["epoch"]:
+            return {key: value.clone() for key, value in state["model"].items()}
+        try:
+            best = load_checkpoint(self.folder.best_path, self.prepared.device)
+        except RunFolderError:
+            return None
+        return best["model"] if best.get("epoch") == best_epoch + 1 else None
 
     def _started_record(self, start_epoch: int) -> RunStarted:
         prepared = self.prepared
@@ -149,11 +225,21 @@ class TrainingRun:
         )
 
     def _autocast(self):
-        precision = self.settings.precision
-        if precision == "fp32" or self.prepared.device.type != "cuda":
+        precision = self.prepared.precision  # the setting with auto decided (core.training.fast_defaults)
+        device_type = self.prepared.device.type
+        # CUDA autocasts to bf16 or fp16; a CPU to bf16 only (its fp16 kernels are slow); MPS not at all.
+        if precision == "fp32" or device_type not in ("cuda", "cpu") or (device_type == "cpu" and precision != "bf16"):
             return contextlib.nullcontext
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return lambda: torch.autocast("cuda", dtype=dtype)
+        return lambda: torch.autocast(device_type, dtype=dtype)
+
+    def _compile_report(self, forward: CompiledForward) -> Iterator[CompileReport]:
+        """Record compile time in the run folder (compile.json); a CompileReport for the first step and a fallback."""
+        report = CompileReport(forward.compiled, forward.compile_seconds, compile_message(forward))
+        if self._writer is not None:
+            atomic_write_text(self._writer.path / "compile.json", json.dumps(asdict(report), indent=1))
+        if forward.compiled_steps == 1 or not forward.compiled:
+            yield report
 
     # ----- the loop ----------------------------------------------------------------------------
 
@@ -162,7 +248,8 @@ class TrainingRun:
         settings = self.settings
         model, optimizer, scheduler = prepared.model, prepared.optimizer, prepared.scheduler
         autocast = self._autocast()
-        scaler = torch.amp.GradScaler("cuda") if settings.precision == "fp16" and prepared.device.type == "cuda" else None
+        fp16_on_cuda = prepared.precision == "fp16" and prepared.device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda") if fp16_on_cuda else None
         is_lbfgs = settings.optimizer == "lbfgs"
         penalised = penalised_parameters(model)
         batches_per_epoch = len(prepared.train_batches)
@@ -191,11 +278,13 @@ class TrainingRun:
                     images, labels = images[rank::world], labels[rank::world]
                 # Time spent paused is not training time: keep it out of images per second.
                 flush_started += self.control.wait_while_paused()
-                if self.control.stop_requested:
+                if self._stop_now():
                     yield from self._flush(step, epoch, batch_index, pending_losses, pending_correct,
                                            pending_sizes, pending_lrs, pending_stats, flush_started, batches_per_epoch)
-                    yield self._end(EndReason.STOPPED, f"stopped by the user in epoch {epoch + 1}, "
-                                    f"batch {batch_index + 1} of {batches_per_epoch}", epochs_completed=epoch)
+                    kept = (f"the checkpoint holds epoch {epoch}" if epoch else
+                            "no epoch had finished, so a resume starts at epoch 1")
+                    yield self._end(EndReason.STOPPED, f"stopped by {self.control.stop_reason} in epoch {epoch + 1}, "
+                                    f"batch {batch_index + 1} of {batches_per_epoch}; {kept}", epochs_completed=epoch)
                     return
                 collecting = (step + 1) % settings.state_every == 0
                 before = [p.detach().clone() for p in prepared.parameter_index.params] if collecting else None
@@ -215,6 +304,12 @@ class TrainingRun:
                         loss.backward()
                         optimizer.step()
                 scheduler.step()
+                if isinstance(forward, CompiledForward):
+                    compiling = forward.step_done(prepared.device)
+                    if compiling:  # compile time is not training time: keep it out of the speed
+                        flush_started += compiling
+                        epoch_started += compiling
+                        yield from self._compile_report(forward)
                 step += 1
                 if collecting:
                     pending_stats[step] = collect_stats(optimizer, prepared.parameter_index, before)
@@ -240,11 +335,14 @@ class TrainingRun:
                             "or add batch normalisation", epochs_completed=epoch)
                         return
             record = self._finish_epoch(epoch, step, epoch_loss_sum, epoch_correct, epoch_images, epoch_started)
+            self._epochs_done = epoch + 1
             yield record
             if settings.early_stopping and self._epochs_without_improvement >= settings.patience:
+                restored = (f"restored the weights of epoch {self._best[1] + 1}" if self._best_weights is not None
+                            else "the best epoch's weights were not kept, so these are the last epoch's")
                 yield self._end(EndReason.EARLY_STOPPING,
-                                f"validation loss did not improve for {settings.patience} epochs; "
-                                f"restored the weights of epoch {self._best[1] + 1}", epochs_completed=epoch + 1)
+                                f"validation loss did not improve for {settings.patience} epochs; {restored}",
+                                epochs_completed=epoch + 1)
                 return
         yield self._end(EndReason.FINISHED, f"finished {settings.epochs} epochs", epochs_completed=settings.epochs)
 
@@ -286,11 +384,22 @@ class TrainingRun:
         if self._writer is not None:
             self._writer.append_lines("steps.jsonl", rows)
 
+    def _stop_now(self) -> bool:
+        """Whether to stop before this batch. Several processes stop at the same batch: once all have seen it."""
+        return self._stop_agreed if self.group.world_size > 1 else self.control.stop_requested
+
     def _read_back(self, losses, correct, sizes):
-        """Per-step losses, correct counts and batch sizes over all processes, in one transfer."""
+        """Per-step losses, correct counts and batch sizes over all processes, in one transfer.
+
+        The same transfer tells every process whether any was asked to stop
+        (SIGTERM reaches torchrun's processes at different batches).
+        """
         sizes_tensor = torch.tensor(sizes, dtype=torch.float64, device=losses[0].device)
-        table = torch.stack([torch.stack(losses).double() * sizes_tensor, torch.stack(correct).double(), sizes_tensor])
+        stop_flags = torch.full_like(sizes_tensor, float(self.control.stop_requested))
+        table = torch.stack([torch.stack(losses).double() * sizes_tensor, torch.stack(correct).double(), sizes_tensor,
+                             stop_flags])
         table = all_reduce_sum(table, self.group).tolist()
+        self._stop_agreed = self._stop_agreed or table[3][0] > 0
         totals = [int(n) for n in table[2]]
         return [l / n for l, n in zip(table[0], totals)], [int(c) for c in table[1]], totals
 
@@ -333,7 +442,7 @@ class TrainingRun:
         return record
 
     def _evaluate(self, batches):
-        autocast = self._autocast() if self.settings.precision != "fp32" else None
+        autocast = self._autocast() if self.prepared.precision != "fp32" else None
         return evaluate(self.prepared.model, batches.epoch(0), self.prepared.data.num_classes, autocast,
                         shard=(self.group.rank, self.group.world_size),
                         reduce=lambda totals: all_reduce_sum(totals, self.group))
@@ -342,10 +451,12 @@ class TrainingRun:
         """The final record: test metrics and the dropout comparison when weights are usable."""
         prepared = self.prepared
         best_loss, best_epoch = self._best
-        if reason == EndReason.EARLY_STOPPING and getattr(self, "_best_weights", None) is not None:
+        if reason == EndReason.EARLY_STOPPING and self._best_weights is not None:
             prepared.model.load_state_dict(self._best_weights)
         test = dropout = None
-        if reason in (EndReason.FINISHED, EndReason.EARLY_STOPPING, EndReason.STOPPED) and epochs_completed > 0:
+        has_test_images = len(prepared.data.test_labels) > 0
+        if (reason in (EndReason.FINISHED, EndReason.EARLY_STOPPING, EndReason.STOPPED) and epochs_completed > 0
+                and has_test_images):
             test = self._evaluate(prepared.test_batches)
             if has_dropout(prepared.model) and self.settings.mc_samples > 1 and self.group.is_main:
                 dropout = compare_dropout_rules(prepared.model, prepared.test_batches.epoch(0),

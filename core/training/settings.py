@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from convstudio.core.data.augmentation_settings import AugmentationSettings
 from convstudio.core.editor_hints import EditorHint, when
@@ -18,7 +18,8 @@ from convstudio.core.initialisation import InitScheme
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "lbfgs"]
 ScheduleName = Literal["constant", "step", "cosine", "one_cycle"]
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
-Precision = Literal["fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Layout = Literal["auto", "on", "off"]  # what auto means: core.training.fast_defaults
 
 
 # When the transfer-learning and batch-norm editors are shown (EditorHint.shown_when).
@@ -37,15 +38,23 @@ def _may_freeze(settings: Any, design: Any = None) -> bool:
     return _transferring(settings) or _freezing(settings)
 
 
+def _image_folder(settings: Any, design: Any = None) -> bool:
+    """Only an image folder (not a built-in or torchvision name) can hold unreadable images."""
+    return settings.dataset.strip().lower() not in ("shapes", "cifar10", "mnist", "fashion-mnist")
+
+
 def _has_batchnorm(settings: Any, design: Any = None) -> bool:
     """Only batch-norm layers keep batch statistics to synchronise."""
-    return design is None or any(layer.kind == "batchnorm" for layer in design.layers)
+    from convstudio.core.layers import every_layer  # inside blocks too
+
+    return design is None or any(layer.kind == "batchnorm" for layer in every_layer(design.layers))
 
 
 class TrainingSettings(BaseModel):
     """Everything that decides how a design is trained, besides the design itself."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: "--lr nan" is refused as not a finite number (NaN passes every range check).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     dataset: Annotated[str, EditorHint("dataset", "Data", widget="dataset")] = Field(
         default="shapes",
@@ -55,6 +64,10 @@ class TrainingSettings(BaseModel):
         default=None, ge=10, description="Use at most this many training images (quick runs).")
     val_fraction: Annotated[float, EditorHint("validation share", "Data")] = Field(
         default=0.1, ge=0.01, le=0.5, description="Share of the training set held out for validation.")
+    skip_unreadable: Annotated[bool, EditorHint("skip unreadable images", "Data", _image_folder)] = Field(
+        default=False,
+        description="Image folders: leave out images that cannot be decoded (they are listed) "
+                    "instead of refusing the folder.")
     epochs: Annotated[int, EditorHint("epochs", "Schedule")] = Field(
         default=10, ge=1, le=10_000, description="Passes over the training set.")
     batch_size: Annotated[int, EditorHint("batch size M", "Schedule")] = Field(
@@ -99,9 +112,18 @@ class TrainingSettings(BaseModel):
     device: Annotated[DeviceChoice, EditorHint("device", "Device", widget="device")] = Field(
         default="auto", description="auto picks CUDA, then Apple MPS, then CPU.")
     precision: Annotated[Precision, EditorHint("precision", "Device")] = Field(
-        default="fp32", description="bf16/fp16 autocast (CUDA only).")
-    channels_last: Annotated[bool, EditorHint("channels last", "Device")] = Field(
-        default=False, description="channels-last memory format (faster convolutions on recent GPUs).")
+        default="auto",
+        description="auto (the faster on this machine: bf16 on recent GPUs and CPUs with bf16 instructions, "
+                    "else fp16 on older GPUs, fp32 on other CPUs), fp32, or bf16/fp16 autocast "
+                    "(fp16 on CUDA only).")
+    channels_last: Annotated[Layout, EditorHint("channels last", "Device")] = Field(
+        default="auto",
+        description="channels-last memory format: auto (on for GPUs with tensor cores, off on CPUs, "
+                    "where it measured slower), on or off.")
+    compile: Annotated[bool, EditorHint("torch.compile", "Device")] = Field(
+        default=False,
+        description="Train through torch.compile: slower first steps (shown as compile time), then faster; "
+                    "if compiling fails the run goes on uncompiled and says why.")
     sync_batchnorm: Annotated[bool, EditorHint("sync batch norm", "Device", _has_batchnorm)] = Field(
         default=False, description="Several processes: batch statistics over all processes' batches (SyncBatchNorm).")
     seed: Annotated[int, EditorHint("seed", "Device")] = Field(
@@ -127,5 +149,14 @@ class TrainingSettings(BaseModel):
         default=1.0, gt=0, le=1, description="Learning-rate factor for the layers that took transferred weights.")
     unfreeze_at_epoch: Annotated[int | None, EditorHint("unfreeze at epoch", "Transfer learning", _freezing)] = Field(
         default=None, ge=1, description="Epoch (1-based) from which frozen layers train too.")
+    tensorboard: Annotated[bool, EditorHint("TensorBoard files", "Reporting")] = Field(
+        default=False, description="Also write TensorBoard event files in the run folder's tensorboard/ "
+                                   "(needs the tensorboard package: pip install 'convstudio[tensorboard]').")
     mc_samples: Annotated[int, EditorHint("MC samples T", "Reporting")] = Field(
         default=20, ge=1, le=1000, description="T: Monte Carlo dropout samples for the final comparison (eq. 22-24).")
+
+    @field_validator("channels_last", mode="before")
+    @classmethod
+    def _channels_last_from_bool(cls, value: Any) -> Any:
+        """Designs saved before ``auto`` existed hold true or false: read them as on and off."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value

@@ -18,13 +18,17 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from convstudio.core.design import Design
 from convstudio.core.presets import list_presets
+from convstudio.core.training.run_index import design_runs_folder
 from convstudio.gui.shell.autosave import DEFAULT_INTERVAL_MS, default_autosave_dir
+from convstudio.gui.shell.diagnostics_dialog import DiagnosticsDialog
 from convstudio.gui.designer.diagram import NetworkDiagram
 from convstudio.gui.designer.document import DesignDocument
 from convstudio.gui.shell.export_menu import ExportActions
 from convstudio.gui.shell.file_actions import FileActions
 from convstudio.gui.shell.panel_host import PanelHost
 from convstudio.gui.designer.inspector import Inspector
+from convstudio.gui.inspection.dock import InspectController
+from convstudio.gui.experiments.menu import ExperimentsController
 from convstudio.gui.lab import LabController
 from convstudio.gui.designer.layer_stack import LayerStackView
 from convstudio.gui.designer.palette import PalettePanel
@@ -78,16 +82,28 @@ class MainWindow(QMainWindow):
         self.train_dock.visibilityChanged.connect(self._on_train_dock_visibility_changed)
         self.tabifyDockWidget(self.diagram_dock, self.train_dock)
         self.diagram_dock.raise_()
-        self.menuBar().insertMenu(self.view_menu.menuAction(), self.train_panel.make_menu(self))
+        training_menu = self.train_panel.make_menu(self)
+        self.menuBar().insertMenu(self.view_menu.menuAction(), training_menu)
+        # Training > Find learning rate…, Sweep settings…: panels in docks, like the Lab's.
+        self.experiments = ExperimentsController(
+            training_menu, lambda panel_class: panel_class(document, lambda: self.train_panel.runs_root),
+            self.panel_host, self.train_panel.show_run, self)
         self.lab = LabController(
             lambda panel_class: panel_class(document, lambda: self.train_panel.runs_root), self.panel_host, self)
         self.menuBar().insertMenu(self.view_menu.menuAction(), self.lab.menu)
+        self.inspect = InspectController(
+            document, self.panel_host,
+            lambda: design_runs_folder(self.train_panel.runs_root, document.design.name), self.view_menu, self)
+        self.help_menu = self.menuBar().addMenu("&Help")  # the last menu, after View
+        self.help_menu.setObjectName("menuHelp")
+        self.help_menu.addAction("&Diagnostics…", self.show_diagnostics).setObjectName("actionDiagnostics")
         self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 420], Qt.Orientation.Horizontal)
         # Tall enough for the diagram without a vertical scroll bar, above the tabs it shares with Training.
         tabs = QTabBar()
         tabs.addTab("Training")
-        diagram_height = (self.diagram.sizeHint().height() + diagram_scroll.horizontalScrollBar().sizeHint().height()
-                          + tabs.sizeHint().height() + 8)
+        # A design with blocks draws lanes below each other: past a few, the diagram scrolls.
+        diagram_height = (min(self.diagram.sizeHint().height(), 380)
+                          + diagram_scroll.horizontalScrollBar().sizeHint().height() + tabs.sizeHint().height() + 8)
         self.resizeDocks([self.diagram_dock], [diagram_height], Qt.Orientation.Vertical)
 
         self.palette_panel.kind_activated.connect(self._on_kind_activated)
@@ -201,6 +217,13 @@ class MainWindow(QMainWindow):
             self.warn("Cannot export diagram", f"{path} could not be written.")
         return ok
 
+    def show_diagnostics(self) -> DiagnosticsDialog:
+        """Help > Diagnostics: what this machine offers ConvStudio (``convstudio doctor``'s report)."""
+        dialog = DiagnosticsDialog(self.train_panel.runs_root, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def offer_recovery(self) -> bool:
         """Offer autosaves left by a crashed session (called once the window shows)."""
         return self.files.offer_recovery()
@@ -211,6 +234,8 @@ class MainWindow(QMainWindow):
             return
         self.train_panel.shut_down()  # stops a run and waits for its process
         self.lab.shut_down()  # cancels experiments and waits for their workers
+        self.experiments.shut_down()  # the learning-rate finder and sweeps, likewise
+        self.inspect.shut_down()  # waits for an inspection in progress
         self._save_settings()
         self.files.autosaver.close()
         event.accept()

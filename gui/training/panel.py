@@ -23,7 +23,7 @@ from convstudio.core.paths import default_runs_root as core_runs_root
 from convstudio.core.shape_records import DesignReport
 from convstudio.core.shapes import infer_shapes
 from convstudio.core.training.predictions import load_results
-from convstudio.core.training.records import EpochRecord, RunEnded, RunStarted
+from convstudio.core.training.records import EpochRecord, RunEnded, RunStarted, StepRecord
 from convstudio.core.training.run_folder import RunFolder, RunFolderError
 from convstudio.core.training.run_index import design_runs_folder, new_run_dir, read_history
 from convstudio.core.training.worker_process import RunRequest
@@ -111,6 +111,7 @@ class TrainPanel(QWidget):
         self.worker.steps.connect(self._on_steps)
         self.worker.epoch.connect(self._on_epoch)
         self.worker.examples.connect(self._on_examples)
+        self.worker.compiled.connect(self._on_compiled)
         self.worker.ended.connect(self._on_ended)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
@@ -158,12 +159,13 @@ class TrainPanel(QWidget):
     # -- starting and steering -------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.worker.running
+        """True while a run goes: in the panel's worker, or under torchrun (multi-GPU mode)."""
+        return self.worker.running or self.scale_out.running
 
     @Slot()
     def start(self) -> bool:
         """Train the current design; False (and a message saying why) when it cannot start."""
-        if self.worker.running:
+        if self.running:
             return False
         report = self.document.report
         if not report.valid:
@@ -178,14 +180,48 @@ class TrainPanel(QWidget):
 
     def _begin(self, request: RunRequest, curves: RunCurves, optimizer: str, report: DesignReport,
                status: str) -> None:
+        self._show_new_run(Path(request.run_dir), curves, optimizer, report)
+        self.worker.start(request)
+        self._show_starting(status)
+
+    def begin_external_run(self, run_dir: Path, optimizer: str, report: DesignReport, status: str) -> None:
+        """Show a run another process trains (torchrun); its records arrive through :meth:`take_records`."""
+        self._show_new_run(Path(run_dir), RunCurves(), optimizer, report)
+        self._show_starting(status)
+
+    def take_records(self, records: list) -> None:
+        """Records of a run another process trains, in order, as the panel's own worker would send them."""
+        steps: list[StepRecord] = []
+        for record in records:
+            if isinstance(record, StepRecord):
+                steps.append(record)
+                continue
+            if steps:
+                self._on_steps(steps)
+                steps = []
+            if isinstance(record, RunStarted):
+                self._on_started(record)
+            elif isinstance(record, EpochRecord):
+                self._on_epoch(record)
+            elif isinstance(record, RunEnded):
+                self._on_ended(record)
+        if steps:
+            self._on_steps(steps)
+
+    def end_external_run(self) -> None:
+        """The other process has exited."""
+        self._on_finished()
+
+    def _show_new_run(self, run_dir: Path, curves: RunCurves, optimizer: str, report: DesignReport) -> None:
         self.show_message("")
-        self.run_dir = Path(request.run_dir)
+        self.run_dir = run_dir
         self.curves = curves
         self._classes, self._examples = (), None
         self.charts.show_curves(curves)
         self.charts.set_optimizer(optimizer)
-        self.charts.prepare_layers([layer.name for layer in report.layers if layer.params])
-        self.worker.start(request)
+        self.charts.prepare_layers(report.parameter_layer_names())
+
+    def _show_starting(self, status: str) -> None:
         self.controls.show_starting(status)
         self.tabs.setCurrentWidget(self.charts)
         self.raise_dock()
@@ -205,7 +241,12 @@ class TrainPanel(QWidget):
 
     @Slot()
     def stop(self) -> None:
-        if self.worker.running:
+        if self.scale_out.running:
+            self.scale_out.request_stop()
+            self.status.setText("Stopping: torchrun's processes end the run at the same batch and keep the last "
+                                "finished epoch…")
+            self.stop_button.setEnabled(False)
+        elif self.worker.running:
             self.worker.stop()
             self.status.setText("Stopping: the run ends before its next batch, then evaluates on the test set…")
             self.stop_button.setEnabled(False)
@@ -236,6 +277,11 @@ class TrainPanel(QWidget):
     def _on_epoch(self, record: EpochRecord) -> None:
         self.curves.add_epoch(record)
         self.controls.show_epoch_end()
+
+    @Slot(object)
+    def _on_compiled(self, report) -> None:
+        """torch.compile's seconds (kept out of the speed), or why the run trains uncompiled, in the status bar."""
+        self.host.show_status(report.message, 15_000)
 
     @Slot(object)
     def _on_examples(self, examples) -> None:
@@ -272,11 +318,14 @@ class TrainPanel(QWidget):
         self.host.show_status(text.split(". ")[0], 10_000)
 
     def _update_buttons(self) -> None:
-        running = self.worker.running
+        running = self.running
         self.controls.show_state(running, self.worker.paused)
         self.form.set_editing_enabled(not running)
         for name, action in self.actions_.items():
             action.setEnabled(running != (name == "actionTrainStart"))
+        if self.scale_out.running:  # torchrun's processes cannot pause
+            self.pause_button.setEnabled(False)
+            self.actions_["actionTrainPause"].setEnabled(False)
 
     def raise_dock(self) -> None:
         """Show the panel's dock in front, at least 55% of the window high (charts need room)."""
@@ -321,7 +370,7 @@ class TrainPanel(QWidget):
     @Slot(object)
     def show_run(self, path: Path) -> None:
         """Show a finished (or stopped) run's charts and results."""
-        if self.worker.running:
+        if self.running:
             self.show_message("A run is in progress: stop it before showing another.", error=True)
             return
         path = Path(path)
@@ -347,7 +396,7 @@ class TrainPanel(QWidget):
     @Slot(object)
     def resume_run(self, path: Path) -> bool:
         """Continue a stopped run from its last checkpoint."""
-        if self.worker.running:
+        if self.running:
             return False
         path = Path(path)
         try:
@@ -363,7 +412,7 @@ class TrainPanel(QWidget):
     @Slot(object)
     def open_run_design(self, path: Path) -> bool:
         """Open the design a run trained (after asking about unsaved changes)."""
-        if self.worker.running:
+        if self.running:
             self.show_message("A run is in progress: stop it before opening another design.", error=True)
             return False
         try:

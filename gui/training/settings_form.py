@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QSignalBlocker, QTimer, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
-from convstudio.core.naming import layer_names
+from convstudio.core.naming import qualified_layer_names
 from convstudio.core.training.design_settings import settings_of, with_training
 from convstudio.core.training.settings import TrainingSettings
 from convstudio.gui import theme
@@ -30,11 +30,14 @@ from convstudio.gui.forms.model_form import ModelForm
 FIND_DEVICES_DELAY_MS = 300
 
 
-def find_devices(job) -> list[tuple[str, str]]:
-    """The devices PyTorch can train on, as a background job: it loads torch, off the GUI thread."""
-    from convstudio.core.training.devices import available_devices
+def find_devices(job) -> tuple[list[tuple[str, str]], object]:
+    """The devices PyTorch can train on, and why a GPU the system has is not among them (or None).
 
-    return available_devices()
+    A background job: it loads torch, off the GUI thread.
+    """
+    from convstudio.core.training.devices import available_devices, gpu_not_offered
+
+    return available_devices(), gpu_not_offered()
 
 
 class DeviceEditor(QComboBox):
@@ -43,7 +46,9 @@ class DeviceEditor(QComboBox):
     Finding devices needs torch, which takes a second or more to load: the
     editor starts with plain names and, once the window has shown (or when its
     list opens), looks for devices on a background thread, then labels each
-    choice with what was found and disables those that are absent.
+    choice with what was found and disables those that are absent. When the
+    system has an NVIDIA GPU that PyTorch cannot use, the CUDA choice says why
+    (its tooltip adds the fix).
     """
 
     edited = Signal(object)
@@ -54,6 +59,7 @@ class DeviceEditor(QComboBox):
         self.setObjectName("deviceChoice")
         self.description = spec.description
         self.found: list[tuple[str, str]] | None = None
+        self.gpu_problem = None  # why a GPU the system has is not offered, once devices were looked for
         for choice in spec.choices:
             self.addItem(self._PLAIN.get(choice, choice), choice)
         self.setToolTip(spec.description)
@@ -70,21 +76,36 @@ class DeviceEditor(QComboBox):
         """Look for devices on a background thread (once); :meth:`show_devices` labels the choices."""
         if self.finder is None:
             self.finder = create_worker(find_devices, parent=self, what="device search",
-                                        connect={"returned": self.show_devices})
+                                        connect={"returned": self._on_devices_found})
 
     @Slot(object)
-    def show_devices(self, found: list[tuple[str, str]]) -> None:
-        """Label each choice with the device found for it; a choice with none is disabled."""
+    def _on_devices_found(self, result) -> None:
+        found, gpu_problem = result
+        self.show_devices(found, gpu_problem)
+
+    def show_devices(self, found: list[tuple[str, str]], gpu_problem=None) -> None:
+        """Label each choice with the device found for it; a choice with none is disabled.
+
+        ``gpu_problem`` (a :class:`~convstudio.core.diagnostics.gpu.GpuProblem`) says why
+        a GPU the system has is not offered; the CUDA choice then shows it.
+        """
         self.found = found
+        self.gpu_problem = gpu_problem
         descriptions = {name.split(":")[0]: text for name, text in reversed(found)}
         for index in range(self.count()):
             choice = self.itemData(index)
             if choice == "auto":
                 self.setItemText(index, f"auto: {found[0][1]}")
             else:
-                self.setItemText(index, descriptions.get(choice, f"{choice} (not found)"))
+                absent = f"{choice} (not found)"
+                if choice == "cuda":
+                    why = f"{gpu_problem.reason}.\nFix: {gpu_problem.fix}" if gpu_problem else None
+                    absent = f"CUDA GPU: not usable, {gpu_problem.short}" if gpu_problem else absent
+                    self.setItemData(index, why, Qt.ItemDataRole.ToolTipRole)
+                self.setItemText(index, descriptions.get(choice, absent))
                 self.model().item(index).setEnabled(choice in descriptions)
-        self.setToolTip(self.description + "\nFound: " + "; ".join(text for _, text in found))
+        why = f"\nA GPU is not offered: {gpu_problem.reason}. Fix: {gpu_problem.fix}" if gpu_problem else ""
+        self.setToolTip(self.description + "\nFound: " + "; ".join(text for _, text in found) + why)
 
     def current(self) -> str:
         return self.currentData()
@@ -151,7 +172,7 @@ class TrainingSettingsForm(QWidget):
         """
         editor = self.form.fields[key].spec.editor
         if editor in ("layers", "layer"):
-            names = layer_names(self.document.design.layers)
+            names = qualified_layer_names(self.document.design.layers)
             unknown = [name for name in ([value] if editor == "layer" else value) if name and name not in names]
             if unknown:
                 return f"This design has no layer named {unknown[0]!r}."
@@ -188,7 +209,10 @@ class TrainingSettingsForm(QWidget):
         """
         design = self.document.design
         settings_shown = (design.training, design.input)
-        layers = tuple((layer.name, layer.kind, layer.params != 0) for layer in self.document.report.layers)
+        # Layers inside blocks by their qualified names (res1.body.conv1): a whole block or one layer
+        # inside it can be frozen.
+        layers = tuple((entry.module_name, entry.record.kind, entry.record.params != 0)
+                       for entry in self.document.report.walk())
         new_settings = force or settings_shown != self._shown_settings or self._settings is None
         new_layers = force or layers != self._shown_layers
         if not (new_settings or new_layers):

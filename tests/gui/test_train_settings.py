@@ -169,7 +169,7 @@ def test_the_training_menu_holds_start_pause_and_stop(panel_window):
     assert menu.menuAction() in window.menuBar().actions()
     names = [action.objectName() for action in menu.actions() if not action.isSeparator()]
     assert names == ["actionTrainStart", "actionTrainPause", "actionTrainStop", "actionRunLocalGpus",
-                     "actionCopyClusterCommand"]
+                     "actionCopyClusterCommand", "actionExperiment_lr_finder", "actionExperiment_sweep"]
     assert menu.actions()[0].isEnabled() and not menu.actions()[2].isEnabled()
 
 

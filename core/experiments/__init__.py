@@ -1,0 +1,9 @@
+"""Experiments on a design beyond one run: the learning-rate finder, hyper-parameter sweeps, TensorBoard files.
+
+- :mod:`.lr_finder`: the learning-rate range test (Smith 2017) and its suggested rates.
+- :mod:`.sweeps`: grids and random draws over training settings and layer fields, one run folder per trial.
+- :mod:`.tensorboard`: a run's records as TensorBoard event files.
+
+Nothing here imports Qt; the app's dialogs (``gui.experiments``) and the
+``lr-find`` and ``sweep`` commands call the same functions.
+"""

@@ -1,0 +1,464 @@
+"""Hyper-parameter sweeps: a grid or random draws over settings and layer fields, one run folder per trial.
+
+A sweep folder holds ``sweep.json`` (the design, the base settings, the
+variations, and every trial's values, planned once) and one ordinary run
+folder per trial, ``trial-001``, ``trial-002``, ..., so the Runs tab, ``convstudio
+train --resume`` and the lab read trials like any run. Trials run one after
+another and share one decoded dataset and split (loaded once: settings that
+decide the images cannot be varied), so a trial costs its training time plus
+well under two seconds (``python bench/sweep_overhead.py``).
+
+Before anything trains, every trial's design goes through the shape engine;
+impossible ones are skipped and listed with the engine's reason. Resuming a
+sweep skips trials whose run ended (finished, early stopping, or failed),
+continues a stopped trial from its last checkpoint, and starts the rest.
+The results are read back from the trials' run folders, so a resumed or
+half-done sweep reports every trial.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from convstudio.core.atomic import atomic_write_text
+from convstudio.core.design import Design
+from convstudio.core.experiments.variations import (
+    DATA_FIELDS, Variation, VariationError, check_layer_field, combinations, set_in_data, set_setting,
+)
+from convstudio.core.training.records import Record, RunEnded, end_reason_label
+
+Objective = Literal["val_accuracy", "val_loss"]
+OBJECTIVES: dict[str, str] = {"val_accuracy": "best validation accuracy", "val_loss": "best validation loss"}
+SWEEP_FILE = "sweep.json"
+SWEEP_VERSION = 1
+
+
+class SweepError(ValueError):
+    """A sweep that cannot start (bad variations, an unreadable sweep folder), said in one sentence with the fix."""
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """One planned trial: its values, and why it cannot train (None when it can)."""
+
+    index: int  # 0-based; the folder is trial-<index + 1>
+    values: dict[str, Any]
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"trial-{self.index + 1:03d}"
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "values": self.values, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep trains: the design and base settings, the variations, and every trial's values."""
+
+    design: Design
+    settings: Any  # TrainingSettings (kept loose here: reading a plan must not need torch)
+    variations: tuple[Variation, ...]
+    trials: tuple[TrialPlan, ...]
+    grid: bool
+    seed: int
+    objective: Objective = "val_accuracy"
+
+    @property
+    def possible(self) -> list[TrialPlan]:
+        return [trial for trial in self.trials if trial.problem is None]
+
+    @property
+    def impossible(self) -> list[TrialPlan]:
+        return [trial for trial in self.trials if trial.problem is not None]
+
+    def trial_design(self, trial: TrialPlan) -> Design:
+        return apply_to_design(self.design, trial.values)
+
+    def trial_settings(self, trial: TrialPlan):
+        return apply_to_settings(self.settings, trial.values)
+
+    def to_json(self) -> dict:
+        return {"version": SWEEP_VERSION, "design": json.loads(self.design.to_json()),
+                "settings": self.settings.model_dump(mode="json"),
+                "variations": [v.to_json() for v in self.variations], "grid": self.grid, "seed": self.seed,
+                "objective": self.objective, "trials": [t.to_json() for t in self.trials]}
+
+
+# ----- planning -------------------------------------------------------------------------------
+
+
+def apply_to_settings(settings, values: dict[str, Any]):
+    """``settings`` with the values of settings fields set (layer fields are left to :func:`apply_to_design`)."""
+    from convstudio.core.training.settings import TrainingSettings
+
+    data = settings.model_dump(mode="python")
+    for name, value in values.items():
+        if not name.startswith("layers."):
+            set_setting(data, name, value)
+    return TrainingSettings.model_validate(data)
+
+
+def apply_to_design(design: Design, values: dict[str, Any]) -> Design:
+    """``design`` with the values of layer fields (``layers.N...``) set; pydantic's error when one is not valid."""
+    layer_values = {name: value for name, value in values.items() if name.startswith("layers.")}
+    if not layer_values:
+        return design
+    data = json.loads(design.to_json())
+    for name, value in layer_values.items():
+        set_in_data(data, name, value)
+    return Design.model_validate(data)
+
+
+def check_variations(design: Design, settings, variations: Sequence[Variation]) -> None:
+    """Raise SweepError for a variation that names nothing, or a data setting a shared dataset cannot vary."""
+    fields = type(settings).model_fields
+    design_data = json.loads(design.to_json())
+    for variation in variations:
+        name = variation.name
+        if variation.is_layer_field:
+            try:
+                check_layer_field(design_data, name)
+            except VariationError as error:
+                raise SweepError(f"--vary: {error}") from None
+            continue
+        top = name.split(".")[0]
+        if top not in fields:
+            raise SweepError(f"--vary: {name} is neither a training setting nor a layer field (layers.N.FIELD); "
+                             f"settings are {', '.join(sorted(fields))}")
+        if top in DATA_FIELDS:
+            raise SweepError(f"--vary: {name} decides which images a run sees, and a sweep's trials share one "
+                             "dataset; run one sweep per dataset instead")
+
+
+def _problem(design: Design, settings, values: dict[str, Any]) -> str | None:
+    """Why a trial with ``values`` cannot train (an invalid value, or the shape engine's reason), or None."""
+    from pydantic import ValidationError
+
+    from convstudio.core.shapes import infer_shapes
+
+    try:
+        apply_to_settings(settings, values)
+        trial_design = apply_to_design(design, values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}"
+    except VariationError as error:
+        return str(error)
+    report = infer_shapes(trial_design)
+    return None if report.valid else report.first_error()
+
+
+def plan_sweep(design: Design, settings, variations: Sequence[Variation], *, grid: bool = False, trials: int = 8,
+               points: int = 3, seed: int = 0, objective: Objective = "val_accuracy") -> SweepPlan:
+    """Every trial's values (a grid, or ``trials`` seeded random draws), each checked by the shape engine."""
+    if objective not in OBJECTIVES:
+        raise SweepError(f"objective {objective!r}: choose val_accuracy or val_loss")
+    if not grid and trials < 1:
+        raise SweepError(f"--trials {trials}: a random sweep needs at least one trial")
+    if grid and points < 2:
+        raise SweepError(f"--points {points}: a grid needs at least 2 values per range")
+    check_variations(design, settings, variations)
+    chosen = combinations(variations, grid, trials, points, seed)
+    planned = tuple(TrialPlan(index, values, _problem(design, settings, values)) for index, values in enumerate(chosen))
+    return SweepPlan(design, settings, tuple(variations), planned, grid, seed, objective)
+
+
+# ----- the sweep folder --------------------------------------------------------------------------
+
+
+def save_plan(plan: SweepPlan, folder: str | Path) -> None:
+    """Write ``sweep.json`` (atomically) into ``folder``, creating it."""
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / SWEEP_FILE, json.dumps(plan.to_json(), indent=2) + "\n")
+
+
+def load_plan(folder: str | Path) -> SweepPlan:
+    """The plan kept in a sweep folder; SweepError naming the file when it cannot be read."""
+    from pydantic import ValidationError
+
+    from convstudio.core.training.settings import TrainingSettings
+
+    file = Path(folder) / SWEEP_FILE
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        if data.get("version") != SWEEP_VERSION:
+            raise SweepError(f"{file}: sweep version {data.get('version')} is not one this ConvStudio reads")
+        return SweepPlan(Design.model_validate(data["design"]), TrainingSettings.model_validate(data["settings"]),
+                         tuple(Variation.from_json(v) for v in data["variations"]),
+                         tuple(TrialPlan(t["index"], t["values"], t.get("problem")) for t in data["trials"]),
+                         bool(data["grid"]), int(data["seed"]), data.get("objective", "val_accuracy"))
+    except FileNotFoundError:
+        raise SweepError(f"{file}: missing; is {folder} a sweep folder (made by convstudio sweep --out)?") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValidationError) as error:
+        raise SweepError(f"{file}: not a readable sweep ({type(error).__name__}: {error})") from None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One trial as its run folder tells it."""
+
+    index: int
+    name: str
+    values: dict[str, Any]
+    status: str  # "pending", "running", "finished", "early stop", "stopped", "diverged", "failed", "impossible"
+    best_val_accuracy: float | None = None
+    best_val_loss: float | None = None
+    epochs: int = 0
+    seconds: float = 0.0
+    run_dir: str | None = None
+    message: str = ""
+    val_losses: tuple[float, ...] = ()  # per epoch, for overlaid curves
+    train_losses: tuple[float, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        """Ended for good: trained as planned, or failed (resuming does not redo it)."""
+        return self.status in ("finished", "early stop", "diverged", "out of memory", "failed", "impossible")
+
+    def objective(self, objective: Objective) -> float | None:
+        return self.best_val_accuracy if objective == "val_accuracy" else self.best_val_loss
+
+
+def trial_result(folder: str | Path, trial: TrialPlan) -> TrialResult:
+    """What the trial's run folder says: status, best validation accuracy and loss, epochs, time."""
+    from convstudio.core.training.run_folder import RunFolder
+
+    base = TrialResult(trial.index, trial.name, dict(trial.values), "pending")
+    if trial.problem is not None:
+        return replace(base, status="impossible", message=trial.problem)
+    run = RunFolder(Path(folder) / trial.name)
+    if not (run.path / "run.json").is_file():
+        return base
+    status = run.status()
+    metrics = run.read_lines("metrics.jsonl")
+    val_losses = tuple(row["val_loss"] for row in metrics)
+    accuracies = [row["val_accuracy"] for row in metrics]
+    if status.get("status") == "running":
+        label = "running"
+    else:
+        label = end_reason_label(status.get("reason", ""))
+    return replace(base, status=label, best_val_accuracy=max(accuracies) if accuracies else None,
+                   best_val_loss=min(val_losses) if val_losses else None, epochs=len(metrics),
+                   seconds=sum(row.get("seconds", 0.0) for row in metrics), run_dir=str(run.path),
+                   message=status.get("message", ""), val_losses=val_losses,
+                   train_losses=tuple(row["train_loss"] for row in metrics))
+
+
+def sweep_results(folder: str | Path, plan: SweepPlan | None = None) -> list[TrialResult]:
+    """Every trial of the sweep in ``folder``, in plan order."""
+    plan = plan or load_plan(folder)
+    return [trial_result(folder, trial) for trial in plan.trials]
+
+
+def ranked(results: Sequence[TrialResult], objective: Objective) -> list[TrialResult]:
+    """Trials best first by ``objective``; trials without a value last, in plan order."""
+    scored = [r for r in results if r.objective(objective) is not None]
+    rest = [r for r in results if r.objective(objective) is None]
+    scored.sort(key=lambda r: -r.objective(objective) if objective == "val_accuracy" else r.objective(objective))
+    return scored + rest
+
+
+# ----- running ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A trial begins (``number`` of ``count`` trials to train in this call)."""
+
+    index: int
+    name: str
+    values: dict[str, Any]
+    number: int
+    count: int
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A training record of the trial ``index``."""
+
+    index: int
+    record: Record
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    """A trial ended; ``result`` is read back from its run folder."""
+
+    result: TrialResult
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The sweep after a call to :func:`run_sweep`: every trial, and whether it was stopped."""
+
+    folder: str
+    objective: Objective
+    variations: tuple[Variation, ...]
+    results: tuple[TrialResult, ...]
+    stopped: bool
+    seconds: float
+    trained: int  # trials trained (or continued) by this call
+    overhead_seconds: tuple[float, ...] = field(default=())  # per trained trial: start-up and bookkeeping
+
+    @property
+    def best(self) -> TrialResult | None:
+        order = ranked(self.results, self.objective)
+        return order[0] if order and order[0].objective(self.objective) is not None else None
+
+    @property
+    def failed(self) -> list[TrialResult]:
+        return [r for r in self.results if r.status in ("diverged", "out of memory", "failed")]
+
+
+SweepEvent = TrialStarted | TrialRecord | TrialFinished
+
+
+class DatasetCache:
+    """Decoded datasets by the settings that decide their images: trials share one, loaded once."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple, Any] = {}
+
+    def get(self, settings):
+        from convstudio.core.training.setup import load_data
+
+        key = (settings.dataset, settings.val_fraction, settings.data_limit, settings.seed,
+               getattr(settings, "skip_unreadable", False))
+        if key not in self._loaded:
+            self._loaded[key] = load_data(settings)
+        return self._loaded[key]
+
+
+def run_sweep(folder: str | Path, plan: SweepPlan | None = None, *, on_event: Callable[[SweepEvent], None] | None = None,
+              control=None, data_cache: DatasetCache | None = None) -> SweepReport:
+    """Train the sweep in ``folder``: a new one from ``plan`` (written there first), or the one kept there (resume).
+
+    Trials whose run ended are skipped; a stopped trial continues from its
+    checkpoint. ``control`` (a RunControl) stops the trial in progress and
+    the sweep after it. Raises SweepError for a folder that holds another
+    sweep, TrainingSetupError for a dataset that cannot load.
+    """
+    from convstudio.core.training.control import RunControl
+    from convstudio.core.training.engine import TrainingRun
+    from convstudio.core.training.run_folder import RunFolder
+
+    started = time.perf_counter()
+    folder = Path(folder)
+    if plan is None:
+        plan = load_plan(folder)
+    else:
+        if (folder / SWEEP_FILE).exists() and load_plan(folder).to_json() != plan.to_json():
+            raise SweepError(f"{folder} holds another sweep: resume it with --resume {folder}, or choose a new --out")
+        save_plan(plan, folder)
+    control = control or RunControl()
+    cache = data_cache or DatasetCache()
+    emit = on_event or (lambda event: None)
+    todo = [trial for trial in plan.possible if not trial_result(folder, trial).done]
+    overheads: list[float] = []
+    stopped = False
+    # One dataset and split for every trial, decoded once: trials are compared on the same validation images
+    # (a varied seed changes initialisation, batch order, augmentation and dropout masks, not the split).
+    data = cache.get(plan.settings)
+    for number, trial in enumerate(todo):
+        if control.stop_requested:
+            stopped = True
+            break
+        trial_started = time.perf_counter()
+        run_folder = RunFolder(folder / trial.name)
+        resumable = run_folder.checkpoint_path.is_file()
+        settings = plan.trial_settings(trial)
+        emit(TrialStarted(trial.index, trial.name, dict(trial.values), number + 1, len(todo), resumable))
+        if resumable:
+            run = TrainingRun(None, None, run_folder.path, resume=True, control=control, data=data)
+        else:
+            run = TrainingRun(plan.trial_design(trial), settings, run_folder.path, control=control, data=data,
+                              overwrite=True)
+        ended: RunEnded | None = None
+        run_started = None
+        for record in run.records():
+            if run_started is None:
+                run_started = time.perf_counter()
+            if isinstance(record, RunEnded):
+                ended, run_ended = record, time.perf_counter()
+            emit(TrialRecord(trial.index, record))
+        emit(TrialFinished(trial_result(folder, trial)))
+        # Start-up (model, optimizer, batches from the shared data, run folder) and bookkeeping after the
+        # run: what a trial costs beyond the engine's own work (training, validation, the test evaluation).
+        overheads.append((run_started - trial_started) + (time.perf_counter() - run_ended))
+        if ended is not None and ended.reason.value == "stopped" and control.stop_requested:
+            stopped = True
+            break
+    results = tuple(sweep_results(folder, plan))
+    return SweepReport(str(folder), plan.objective, plan.variations, results, stopped,
+                       time.perf_counter() - started, len(overheads), tuple(overheads))
+
+
+def sweep_job(job, folder: str, plan: SweepPlan | None = None) -> SweepReport:
+    """:func:`run_sweep` as a background job (see :mod:`core.jobs`): progress over all trials' steps.
+
+    Emits TrialStarted, TrialFinished and the trials' EpochRecords (as
+    TrialRecord); step records only move the progress bar.
+    """
+    from convstudio.core.training.records import EpochRecord, RunStarted, StepRecord
+
+    state = {"trial": 0, "count": 1, "steps": 1}
+
+    def on_event(event: SweepEvent) -> None:
+        if isinstance(event, TrialStarted):
+            state["trial"], state["count"] = event.number - 1, event.count
+            job.emit(event, urgent=True)
+        elif isinstance(event, TrialRecord):
+            record = event.record
+            if isinstance(record, RunStarted):
+                state["steps"] = max(1, record.batches_per_epoch * record.epochs)
+            elif isinstance(record, StepRecord):
+                job.progress(state["trial"] * state["steps"] + record.step, state["count"] * state["steps"])
+            elif isinstance(record, EpochRecord):
+                job.emit(event, urgent=True)
+        else:
+            job.emit(event, urgent=True)
+
+    return run_sweep(folder, plan, on_event=on_event, control=job.control)
+
+
+# ----- text -----------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def results_table(results: Sequence[TrialResult], variations: Sequence[Variation], objective: Objective) -> str:
+    """The trials as a text table, best first by ``objective``: values, best validation accuracy and loss, ..."""
+    names = [v.name for v in variations]
+    header = ["rank", "trial", *names, "val acc", "val loss", "epochs", "time", "status"]
+    rows = []
+    for rank, result in enumerate(ranked(results, objective), start=1):
+        scored = result.objective(objective) is not None
+        rows.append([str(rank) if scored else "", result.name, *(_cell(result.values.get(n)) for n in names),
+                     _cell(result.best_val_accuracy), _cell(result.best_val_loss), str(result.epochs),
+                     f"{result.seconds:.1f} s" if result.epochs else "-", result.status])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def impossible_lines(plan: SweepPlan) -> list[str]:
+    """One line per trial the shape engine (or a settings check) refuses, with its values and the reason."""
+    return [f"{trial.name} ({', '.join(f'{k}={_cell(v)}' for k, v in trial.values.items())}): {trial.problem}"
+            for trial in plan.impossible]
+
