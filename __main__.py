@@ -38,7 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``convstudio`` command."""
     from convstudio.core.cli import main as cli_main
 
-    return cli_main(sys.argv[1:] if argv is None else argv, open_app=_open_app)
+    try:
+        return cli_main(sys.argv[1:] if argv is None else argv, open_app=_open_app)
+    except BrokenPipeError:
+        # The reader went away (``convstudio check ... | head -1``): nothing is wrong with the
+        # command, so no traceback. Python's documented recipe: point stdout at devnull so the
+        # interpreter's final flush does not fail again, and exit 1.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

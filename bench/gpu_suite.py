@@ -148,6 +148,7 @@ def preset_throughput(preset: str, device: torch.device, precision: str, channel
     from convstudio.core.builder import build_model
     from convstudio.core.data import DeviceBatches
     from convstudio.core.presets import load_preset
+    from convstudio.core.training.engine import backward_and_step
 
     model = build_model(load_preset(preset), seed=0).to(device)
     if channels_last:
@@ -172,13 +173,7 @@ def preset_throughput(preset: str, device: torch.device, precision: str, channel
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 loss = F.cross_entropy(forward(images).float(), labels)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
+            backward_and_step(loss, optimizer, scaler)
             done += 1
             if done == warmup + steps:
                 break

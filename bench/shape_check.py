@@ -24,7 +24,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from convstudio.core import editing
+from convstudio.core import block_editing
 from convstudio.core.design import Design
 from convstudio.core.shapes import infer_shapes, recheck
 
@@ -146,7 +146,7 @@ def main() -> None:
     middle = len(blocks.layers) // 2
     while blocks.layers[middle].kind != "residual":
         middle += 1
-    edited = editing.set_field_at(blocks, (middle, "body", 1), "eps", 1e-3)
+    edited = block_editing.set_field_at(blocks, (middle, "body", 1), "eps", 1e-3)
     layer_total = count_layers([layer.model_dump() for layer in blocks.layers])
     full = time_ms(lambda: infer_shapes(edited), args.runs, args.warmup)
     again = time_ms(lambda: recheck(edited, blocks, blocks_report), args.runs, args.warmup)

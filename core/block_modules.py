@@ -3,8 +3,9 @@
 Each stack of a block is an ``nn.Sequential`` of the builder's named modules,
 so parameters read ``res1.body.conv1.weight``, ``res1.shortcut.conv1.weight``
 and ``concat1.branches.0.conv1.weight``. Both modules are plain enough for
-TorchScript, ``torch.export`` and ONNX, and the PyTorch source export writes
-the same two classes into its file (``core.export.pytorch_code``).
+TorchScript, ``torch.export`` and ONNX, and the PyTorch source export copies
+their source (``inspect.getsource``) into its file (``core.export.pytorch_code``):
+keep them self-contained (torch and nn only) so that file stays standalone.
 """
 
 from __future__ import annotations

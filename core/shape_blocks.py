@@ -109,7 +109,8 @@ def _shortcut_fix(shape: Shape | None, body_out: Shape | None) -> LayerFix | Non
     conv.update({"bias": False, "activation": "none"})
     words.append(f"{body_out[0]} out channels")
     return LayerFix(
-        f"shortcut: a 1x1 convolution with {' and '.join(words)}, then batch norm, makes them agree",
+        f"shortcut: a {'x'.join('1' * (len(shape) - 1))} convolution with {' and '.join(words)}, "
+        "then batch norm, makes them agree",
         changes={"shortcut": [conv, {"kind": "batchnorm"}]},
     )
 

@@ -35,3 +35,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def isolated_runs_root(tmp_path, monkeypatch):
+    """A runs root of the test's own for every command it runs (children inherit it): never the user's.
+
+    Modules whose commands all need it opt in with
+    ``pytestmark = pytest.mark.usefixtures("isolated_runs_root")``.
+    """
+    root = tmp_path / "runs-root"
+    monkeypatch.setenv("CONVSTUDIO_RUNS", str(root))
+    return root
+
+
+@pytest.fixture
+def tiny_design_file(tmp_path):
+    """The design file of ``design_helpers.tiny_design()`` (trains an epoch of a few hundred images in seconds)."""
+    from convstudio.core.design import save_design
+    from design_helpers import tiny_design
+
+    path = tmp_path / "tiny.json"
+    save_design(tiny_design(), path)
+    return path

@@ -21,16 +21,7 @@ TRAIN = [sys.executable, "-m", "convstudio", "train"]
 QUICK = ["--dataset", "shapes", "--limit", "100", "--epochs", "1", "--batch-size", "16", "--mc-samples", "1"]
 
 
-@pytest.fixture(autouse=True)
-def runs_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVSTUDIO_RUNS", str(tmp_path / "runs-root"))
-
-
-@pytest.fixture
-def design_file(tmp_path):
-    path = tmp_path / "tiny.json"
-    save_design(tiny_design(), path)
-    return path
+pytestmark = pytest.mark.usefixtures("isolated_runs_root")  # every command here: never the user's runs root
 
 
 def _train(*args: str) -> subprocess.CompletedProcess:
@@ -44,49 +35,49 @@ def _design(layers: list[dict], **fields) -> Design:
                                   "layers": layers, **fields})
 
 
-def test_out_naming_a_file_is_refused(design_file, tmp_path):
+def test_out_naming_a_file_is_refused(tiny_design_file, tmp_path):
     existing = tmp_path / "notes.txt"
     existing.write_text("mine")
-    result = _train(str(design_file), *QUICK, "--out", str(existing))
+    result = _train(str(tiny_design_file), *QUICK, "--out", str(existing))
     assert result.returncode == 2
     assert f"{existing} is a file, not a folder" in result.stderr
     assert existing.read_text() == "mine"
 
 
-def test_out_naming_another_run_is_refused_unless_overwrite(design_file, tmp_path):
+def test_out_naming_another_run_is_refused_unless_overwrite(tiny_design_file, tmp_path):
     other = tmp_path / "other-run"
     other.mkdir()
     save_design(_design([{"kind": "flatten"}, {"kind": "linear", "out_features": 10}], name="other"),
                 other / "design.json")
     (other / "run.json").write_text('{"status": "ended"}')
     (other / "checkpoint.pt").write_bytes(b"weights of another design")
-    refused = _train(str(design_file), *QUICK, "--out", str(other))
+    refused = _train(str(tiny_design_file), *QUICK, "--out", str(other))
     assert refused.returncode == 2
     assert f"{other} already holds a run" in refused.stderr and "--overwrite" in refused.stderr
     assert (other / "checkpoint.pt").read_bytes() == b"weights of another design"
 
-    replaced = _train(str(design_file), *QUICK, "--out", str(other), "--overwrite")
+    replaced = _train(str(tiny_design_file), *QUICK, "--out", str(other), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert RunFolder(other).design().name == "tiny"
     assert RunFolder(other).status()["reason"] == "finished"
 
 
-def test_a_dataset_with_one_class_is_refused(design_file, tmp_path):
+def test_a_dataset_with_one_class_is_refused(tiny_design_file, tmp_path):
     from PIL import Image
 
     folder = tmp_path / "pictures"
     (folder / "cats").mkdir(parents=True)
     for number in range(4):
         Image.new("RGB", (32, 32), (number * 40, 0, 0)).save(folder / "cats" / f"{number}.png")
-    result = _train(str(design_file), "--dataset", str(folder), "--epochs", "1", "--out", str(tmp_path / "r"))
+    result = _train(str(tiny_design_file), "--dataset", str(folder), "--epochs", "1", "--out", str(tmp_path / "r"))
     assert result.returncode == 2
     assert "a classifier needs at least two classes" in result.stderr and "cats" in result.stderr
     assert not (tmp_path / "r").exists()  # nothing is left behind by a run that could not start
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
-def test_non_finite_numbers_are_refused(design_file, tmp_path, value):
-    result = _train(str(design_file), *QUICK, f"--lr={value}", "--out", str(tmp_path / "r"))
+def test_non_finite_numbers_are_refused(tiny_design_file, tmp_path, value):
+    result = _train(str(tiny_design_file), *QUICK, f"--lr={value}", "--out", str(tmp_path / "r"))
     assert result.returncode == 2
     assert f"learning_rate: must be a finite number, not {value}" in result.stderr
 
@@ -192,3 +183,130 @@ def test_run_files_are_standard_json(tmp_path):
     folder.append_lines("metrics.jsonl", [{"epoch": 1, "val_loss": math.nan}])
     assert json.loads((tmp_path / "metrics.jsonl").read_text()) == {"epoch": 1, "val_loss": None}
     assert dumps_json({"a": float("nan")}) == '{"a": null}'
+
+
+# ----- a damaged run folder, bad saved settings: one sentence naming the file (main() in-process) -----
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A one-epoch run of the tiny design on a few shapes images (copied by each test that damages it)."""
+    from convstudio.core.data import load_dataset
+    from convstudio.core.training.engine import TrainingRun
+    from convstudio.core.training.settings import TrainingSettings
+
+    run_dir = tmp_path_factory.mktemp("runs") / "run"
+    settings = TrainingSettings(dataset="shapes", data_limit=100, epochs=1, batch_size=16, mc_samples=1, device="cpu")
+    TrainingRun(tiny_design(), settings, run_dir, data=load_dataset("shapes", limit=100, seed=0)).run()
+    return run_dir
+
+
+def _damaged_copy(finished_run, tmp_path, name, content: bytes):
+    import shutil
+
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(finished_run, run_dir)
+    (run_dir / name).write_bytes(content)
+    return run_dir
+
+
+def _one_sentence(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err and "pydantic" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("checkpoint.pt", b"PK\x03\x04 torn", "checkpoint.pt cannot be read (truncated or not a checkpoint): delete it "
+                                          "to restart the run from epoch 1, or restore it"),
+    ("settings.json", b'{"epochs": "many"', "settings.json cannot be read (not valid JSON): restore it"),
+    ("settings.json", b'{"epochs": -3}', "settings.json cannot be read (epochs: "),
+])
+def test_resume_of_a_damaged_run_names_the_file_and_the_fix(finished_run, tmp_path, capsys, name, content, expected):
+    run_dir = _damaged_copy(finished_run, tmp_path, name, content)
+    assert main(["train", "--resume", str(run_dir)]) == 2
+    line = _one_sentence(capsys.readouterr().err)
+    assert expected in line and str(run_dir / name) in line
+
+
+def test_resume_of_another_torch_file_as_checkpoint_names_the_file(finished_run, tmp_path, capsys):
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"weights": torch.zeros(2)}, buffer)  # readable, but not a run's checkpoint
+    run_dir = _damaged_copy(finished_run, tmp_path, "checkpoint.pt", buffer.getvalue())
+    assert main(["train", "--resume", str(run_dir)]) == 2
+    assert "checkpoint.pt cannot be read" in _one_sentence(capsys.readouterr().err)
+
+
+def test_a_torn_run_json_does_not_stop_a_resume(finished_run, tmp_path):
+    run_dir = _damaged_copy(finished_run, tmp_path, "run.json", b"\xff\xfe[1, 2")
+    assert RunFolder(run_dir).status() == {}
+    (run_dir / "run.json").write_text("[1, 2]", encoding="utf-8")
+    assert RunFolder(run_dir).status() == {} and RunFolder(run_dir).process_alive() is None
+
+
+def test_resume_of_a_file_says_it_is_a_file(tmp_path, capsys):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine", encoding="utf-8")
+    assert main(["train", "--resume", str(existing)]) == 2
+    line = _one_sentence(capsys.readouterr().err)
+    assert f"{existing} is a file, not a run folder" in line and "no such folder" not in line
+
+
+def test_bad_training_values_in_a_design_name_the_file_the_section_and_the_option(tmp_path, capsys):
+    path = tmp_path / "saved.json"
+    save_design(tiny_design().model_copy(update={"training": {"learning_rate": "fast"}}), path)
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 2
+    line = _one_sentence(capsys.readouterr().err)
+    assert (f"{path}: the \"training\" section's learning_rate is not valid" in line and "'fast'" in line
+            and "correct it in the design file, or override it with --lr" in line)
+    # the option overrides the bad saved value; an option's own bad value is still named as the option's field
+    assert main(["train", str(path), "--lr", "-1", "--out", str(tmp_path / "run")]) == 2
+    assert "learning_rate" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+# ----- what --resume honours: --epochs trains on; other options are refused, never silently ignored -----
+
+
+def _copy(finished_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    return run_dir
+
+
+def test_resume_refuses_the_options_it_would_ignore(finished_run, tmp_path, capsys, tiny_design_file):
+    run_dir = _copy(finished_run, tmp_path)
+    assert main(["train", "--resume", str(run_dir), "--lr", "0.1", "--batch-size", "8"]) == 2
+    line = _one_sentence(capsys.readouterr().err)
+    assert "cannot take --batch-size, --lr: leave them out" in line and "--epochs to train on" in line
+    assert main(["train", str(tiny_design_file), "--resume", str(run_dir)]) == 2
+    assert f"cannot take a design ({tiny_design_file})" in _one_sentence(capsys.readouterr().err)
+    assert json.loads((run_dir / "settings.json").read_text())["epochs"] == 1  # nothing changed
+
+
+def test_resume_with_more_epochs_trains_on_to_the_new_total(finished_run, tmp_path, capsys):
+    run_dir = _copy(finished_run, tmp_path)
+    settings = json.loads((run_dir / "settings.json").read_text())
+    assert main(["train", "--resume", str(run_dir), "--epochs", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "training on to 2 epochs (the run was set for 1)" in captured.err
+    assert ("cosine schedule now spans the new length" in captured.err) == (settings["schedule"] == "cosine")
+    assert "epoch 2:" in captured.out and "epoch 1:" not in captured.out
+    assert [row["epoch"] for row in RunFolder(run_dir).read_lines("metrics.jsonl")] == [1, 2]
+    assert json.loads((run_dir / "settings.json").read_text())["epochs"] == 2  # the run's record says so
+    # a count the run has reached already is refused with the way out
+    assert main(["train", "--resume", str(run_dir), "--epochs", "1"]) == 2
+    assert "has finished 2 epochs already: give --epochs more than 2" in _one_sentence(capsys.readouterr().err)
+
+
+def test_resume_with_more_epochs_refuses_a_one_cycle_schedule(finished_run, tmp_path, capsys):
+    run_dir = _copy(finished_run, tmp_path)
+    settings = json.loads((run_dir / "settings.json").read_text())
+    (run_dir / "settings.json").write_text(json.dumps({**settings, "schedule": "one_cycle"}), encoding="utf-8")
+    assert main(["train", "--resume", str(run_dir), "--epochs", "3"]) == 2
+    assert "one_cycle schedule, whose length (1 epochs) is fixed" in _one_sentence(capsys.readouterr().err)

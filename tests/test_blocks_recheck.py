@@ -12,9 +12,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convstudio.core import editing
+from convstudio.core import block_editing, editing
 from convstudio.core.design import Design
 from convstudio.core.shapes import infer_shapes, recheck
+from recheck_helpers import assert_recheck_follows_edits, top_level_edit
 from test_shapes_agree_with_pytorch import nested_designs
 
 _INNER_CHANGES = {"conv2d": ("stride", [1, 2]), "conv3d": ("stride", [1, 2]), "activation": ("activation", ["tanh"]),
@@ -28,16 +29,11 @@ def edited(draw, design: Design) -> Design:
     edit = draw(st.sampled_from(["insert", "remove", "move", "duplicate", "inner", "inner", "fix", "input"]))
     index = draw(st.integers(0, max(count - 1, 0)))
     try:
-        if edit == "insert":
-            return editing.insert_layer(design, draw(st.integers(0, count)), draw(nested_designs()).layers[0])
+        moved = top_level_edit(draw, design, edit, index, nested_designs().map(lambda made: made.layers[0]))
+        if moved is not None:
+            return moved
         if not count:
             return design
-        if edit == "remove":
-            return editing.remove_layer(design, index)
-        if edit == "move":
-            return editing.move_layer(design, index, draw(st.integers(0, count - 1)))
-        if edit == "duplicate":
-            return editing.duplicate_layer(design, index)
         if edit == "input":
             return editing.set_input_field(design, "height", draw(st.integers(1, 12)))
         report = infer_shapes(design)
@@ -47,11 +43,11 @@ def edited(draw, design: Design) -> Design:
                 return design
             entry = draw(st.sampled_from(entries))
             field, values = _INNER_CHANGES[entry.record.kind]
-            return editing.set_field_at(design, entry.path, field, draw(st.sampled_from(values)))
+            return block_editing.set_field_at(design, entry.path, field, draw(st.sampled_from(values)))
         if report.problems and report.problems[0].problem.fixes:  # "fix"
             first = report.problems[0]
             fix = draw(st.sampled_from(first.problem.fixes))
-            return editing.apply_fix_at(design, (first.index,) + fix.path, fix)
+            return block_editing.apply_fix_at(design, (first.index,) + fix.path, fix)
         return design
     except editing.EditError:
         return design
@@ -60,13 +56,7 @@ def edited(draw, design: Design) -> Design:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_recheck_after_random_edits_of_nested_designs_equals_the_full_check(data) -> None:
-    design = data.draw(nested_designs())
-    report = infer_shapes(design)
-    for _ in range(data.draw(st.integers(1, 5))):
-        after = data.draw(edited(design))
-        rechecked = recheck(after, design, report)
-        assert rechecked == infer_shapes(after)
-        design, report = after, rechecked
+    assert_recheck_follows_edits(data, data.draw(nested_designs()), edited, most_edits=5)
 
 
 def test_untouched_blocks_keep_their_results_and_an_edited_block_is_checked_again() -> None:
@@ -75,7 +65,7 @@ def test_untouched_blocks_keep_their_results_and_an_edited_block_is_checked_agai
     design = Design.model_validate({"input": {"channels": 4, "height": 8, "width": 8},
                                     "layers": [block, block, block, {"kind": "globalavgpool"}]})
     report = infer_shapes(design)
-    after = editing.set_field_at(design, (1, "body", 1), "eps", 1e-3)  # the second block only
+    after = block_editing.set_field_at(design, (1, "body", 1), "eps", 1e-3)  # the second block only
     rechecked = recheck(after, design, report)
     assert rechecked == infer_shapes(after)
     assert [new is old for new, old in zip(rechecked.layers, report.layers)] == [True, False, True, True]

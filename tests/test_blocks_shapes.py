@@ -89,7 +89,7 @@ def test_a_strided_body_against_the_identity_is_explained_and_fixed_by_a_project
     (image(2, 3), [{"kind": "flatten"}, {"kind": "linear", "out_features": 5}], [], "a linear layer with 5 outputs"),
     # 3-D: a 1x1x1 convolution of volumes
     (volume(2, 4, 6, 6), [{"kind": "conv3d", "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}], [],
-     "stride 2 and 3 out channels"),
+     "a 1x1x1 convolution with stride 2 and 3 out channels"),
 ])
 def test_every_residual_mismatch_gets_a_shortcut_that_works(input_spec, body, shortcut, expected):
     source = design(input_spec, {"kind": "residual", "body": body, "shortcut": shortcut})

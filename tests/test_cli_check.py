@@ -209,3 +209,18 @@ def test_python_m_convstudio_check_does_not_load_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """``convstudio check BIG.json | head -1``: the closed pipe ends the command quietly."""
+    layers = [{"kind": "conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}] * 3000
+    design = tmp_path / "big.json"
+    design.write_text(json.dumps({"input": {"channels": 3, "height": 8, "width": 8}, "layers": layers}))
+    process = subprocess.Popen([sys.executable, "-m", "convstudio", "check", str(design)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # as `head -1` does after its line; the table is far larger than a pipe holds
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

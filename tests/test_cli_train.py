@@ -20,24 +20,12 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           timeout=300, env={**os.environ, **(env or {})})
 
 
-@pytest.fixture(autouse=True)
-def runs_root(tmp_path, monkeypatch):
-    """The runs root of every command here (children inherit it): never the user's own."""
-    root = tmp_path / "runs-root"
-    monkeypatch.setenv("CONVSTUDIO_RUNS", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("isolated_runs_root")  # every command here: never the user's runs root
 
 
-@pytest.fixture
-def design_file(tmp_path):
-    path = tmp_path / "tiny.json"
-    save_design(tiny_design(), path)
-    return path
-
-
-def test_train_writes_metrics_and_resumes(design_file, tmp_path):
+def test_train_writes_metrics_and_resumes(tiny_design_file, tmp_path):
     run_dir = tmp_path / "run"
-    result = _cli(str(design_file), "--dataset", "shapes", "--limit", "300", "--epochs", "2", "--batch-size", "32",
+    result = _cli(str(tiny_design_file), "--dataset", "shapes", "--limit", "300", "--epochs", "2", "--batch-size", "32",
                   "--augment", "flip,rotate=10,brightness=0.2", "--optimizer", "sgd", "--lr", "0.05",
                   "--out", str(run_dir))
     assert result.returncode == 0, result.stderr
@@ -62,8 +50,8 @@ def test_train_writes_metrics_and_resumes(design_file, tmp_path):
     ("bad augmentation", ["--augment", "wobble=3"], "unknown augmentation 'wobble'"),
     ("bad setting", ["--lr", "-1"], "learning_rate"),
 ])
-def test_bad_input_exits_2_with_a_message(design_file, tmp_path, problem, args, expected):
-    result = _cli(str(design_file), "--epochs", "1", "--out", str(tmp_path / "r"), *args,
+def test_bad_input_exits_2_with_a_message(tiny_design_file, tmp_path, problem, args, expected):
+    result = _cli(str(tiny_design_file), "--epochs", "1", "--out", str(tmp_path / "r"), *args,
                   env={"CONVSTUDIO_DATA": str(tmp_path / "empty-data")})
     assert result.returncode == 2, (problem, result.stdout, result.stderr)
     assert expected in result.stderr
@@ -95,10 +83,10 @@ def test_augmentation_spec_parsing():
         parse_augmentation("rotate=much")
 
 
-def test_without_out_the_run_goes_where_the_app_lists_the_designs_runs(design_file, runs_root, tmp_path):
-    result = _cli(str(design_file), "--dataset", "shapes", "--limit", "100", "--epochs", "1", "--batch-size", "50")
+def test_without_out_the_run_goes_where_the_app_lists_the_designs_runs(tiny_design_file, isolated_runs_root, tmp_path):
+    result = _cli(str(tiny_design_file), "--dataset", "shapes", "--limit", "100", "--epochs", "1", "--batch-size", "50")
     assert result.returncode == 0, result.stderr
-    runs = list_runs(design_runs_folder(runs_root, "tiny"))  # what the app's Runs tab lists for the design
+    runs = list_runs(design_runs_folder(isolated_runs_root, "tiny"))  # what the app's Runs tab lists for the design
     assert len(runs) == 1 and runs[0].reason == "finished" and runs[0].epochs_done == 1
     assert str(runs[0].path) in result.stderr  # the CLI says where it wrote
 

@@ -159,6 +159,19 @@ def test_a_report_with_cuda_present_trains_on_the_gpu_and_is_ok(tmp_path):
     assert "PyTorch" in text and "built with CUDA 12.4, cuDNN 9.1.0" in text
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_bf16_on_a_cpu_follows_the_cpus_instructions(tmp_path, monkeypatch, native_bf16):
+    # --precision auto trains a CPU run in bf16 autocast where the CPU has bf16 instructions
+    # (core/training/fast_defaults.py); the report once said bf16 needs a CUDA GPU.
+    from convstudio.core.training import fast_defaults
+
+    monkeypatch.setattr(fast_defaults, "native_bf16_cpu", lambda: native_bf16)
+    report = build_report(data_dir=tmp_path, window=WINDOW_OK, system=SystemGpus((), None, None),
+                          cuda=torch_status())
+    assert report.devices["training_device"] == "cpu" and report.devices["bf16"] is native_bf16
+    assert ("trains in bf16 autocast" if native_bf16 else "trains in fp32") in report_text(report)
+
+
 def test_a_report_with_an_unusable_gpu_is_a_problem_with_the_fix(tmp_path):
     report = build_report(data_dir=tmp_path, window=WINDOW_OK, system=RTX, cuda=torch_status())
     assert not report.ok
@@ -192,6 +205,17 @@ def test_the_data_section_lists_datasets_on_disk_with_their_sizes(tmp_path):
 def test_a_named_data_folder_that_does_not_exist_is_a_problem(tmp_path):
     report = build_report(data_dir=tmp_path / "typo", window=WINDOW_OK, system=SystemGpus(), cuda=torch_status())
     assert [finding.topic for finding in report.problems] == ["data"]
+
+
+def test_a_data_or_runs_folder_that_is_a_file_is_a_problem_that_says_so(tmp_path):
+    # Once reported as "not created yet" with the fix "create it", which a file prevents.
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder", encoding="utf-8")
+    report = build_report(data_dir=a_file, runs_root=a_file, window=WINDOW_OK, system=SystemGpus(),
+                          cuda=torch_status())
+    assert [finding.topic for finding in report.problems] == ["data", "runs"]
+    assert all("is a file, not a folder" in finding.message for finding in report.problems)
+    assert report_text(report).count("a file, not a folder") == 4  # each section and each problem
 
 
 def test_the_data_folder_precedence(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -129,6 +130,8 @@ def test_inspect_writes_pictures_and_json_for_an_image_file(tmp_path, design_fil
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "wrote" in printed and "resized from 64x48 to 16x16" in printed
+    # without a dataset the classes have no names: each is said once, not "class 3 (class 3)"
+    assert "%  class " in printed and not re.search(r"class (\d+) \(class \1\)", printed)
     data = json.loads((out / "inspection.json").read_text(encoding="utf-8"))
     assert len(data["top5"]) == 5
     probabilities = [entry["probability"] for entry in data["top5"]]
@@ -160,15 +163,17 @@ def test_inspect_a_runs_test_image(tmp_path, run_dir):
 @pytest.mark.parametrize("arguments, message", [
     (["--image", "{bad_image}"], "not a readable image"),
     (["--image", "{missing}"], "no such image file"),
+    (["--image", "{folder}"], "is a folder, not an image file"),
     (["--test-index", "5000"], "test image 5000 does not exist"),
     (["--test-index", "0", "--layer", "fc1"], "unknown layer 'fc1'"),
     (["--test-index", "0", "--class", "10"], "class 10 is out of range"),
-    (["--test-index", "0", "--unit", "9,9", "--layer", "conv2"], "outside conv2_relu's 8x8 map"),
+    (["--test-index", "0", "--unit", "9,9", "--layer", "conv2"], "outside conv2_relu's 8x8 map: give a row from 0 to 7"),
 ])
 def test_inspect_refuses_bad_input_with_exit_2(tmp_path, design_file, capsys, arguments, message):
     bad_image = tmp_path / "notes.png"
     bad_image.write_text("not a picture", encoding="utf-8")
-    arguments = [argument.format(bad_image=bad_image, missing=tmp_path / "missing.png") for argument in arguments]
+    arguments = [argument.format(bad_image=bad_image, missing=tmp_path / "missing.png", folder=tmp_path)
+                 for argument in arguments]
     assert main(["inspect", str(design_file), *arguments, "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error
@@ -178,6 +183,12 @@ def test_inspect_refuses_bad_input_with_exit_2(tmp_path, design_file, capsys, ar
 def test_inspect_refuses_a_missing_source(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "nothing"), "--test-index", "0", "--out", str(tmp_path / "out")]) == 2
     assert "no such run folder or design file" in capsys.readouterr().err
+
+
+def test_inspect_says_a_folder_is_not_a_run(tmp_path, capsys):
+    (tmp_path / "photos").mkdir()
+    assert main(["inspect", str(tmp_path / "photos"), "--test-index", "0", "--out", str(tmp_path / "out")]) == 2
+    assert "photos is not a run folder (no design.json or settings.json)" in capsys.readouterr().err
 
 
 def test_blocks_are_inspected_by_qualified_name_with_their_fields():
@@ -202,3 +213,33 @@ def test_blocks_are_inspected_by_qualified_name_with_their_fields():
     assert 5 <= int(rows.min()) and int(rows.max()) <= 11 and 5 <= int(columns.min()) and int(columns.max()) <= 11
     inner = inspect_image(subject, image, "concat1.branches.1.conv1")
     assert inner.cam_layer == "concat1.branches.1.conv1_relu"
+    # By default the block that holds the last convolution: all its branches joined, not one
+    # branch's 2 of 4 channels (once concat1.branches.1.conv1_relu).
+    assert inspect_image(subject, image).cam_layer == "concat1"
+
+
+def test_a_grey_design_inspects_a_colour_datasets_test_image(tmp_path, capsys):
+    # The image is made grey to fit the design, so the colour dataset's three channel
+    # statistics must not be broadcast onto it (once a PyTorch traceback).
+    design = Design(name="grey", input=InputSpec(channels=1, height=16, width=16), layers=[
+        Conv2d(out_channels=4, kernel_size=3, padding=1), Flatten(), Linear(out_features=10, activation="none"),
+    ], training={"dataset": "shapes", "data_limit": 40})
+    path = tmp_path / "grey.json"
+    save_design(design, path)
+    out = tmp_path / "out"
+    assert main(["inspect", str(path), "--test-index", "0", "--out", str(out)]) == 0
+    data = json.loads((out / "inspection.json").read_text(encoding="utf-8"))
+    assert "converted from 3 to 1 channels" in data["image"]["resize"]
+
+
+def test_inspect_refuses_a_design_without_class_scores_in_one_sentence(tmp_path, capsys):
+    design = Design(name="maps", input=InputSpec(channels=3, height=16, width=16),
+                    layers=[Conv2d(out_channels=4, kernel_size=3, padding=1)])
+    path = tmp_path / "maps.json"
+    save_design(design, path)
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (16, 16), (10, 120, 240)).save(image)
+    assert main(["inspect", str(path), "--image", str(image), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "maps.json: the design outputs 4x16x16 values per image, not one score per class" in error
+    assert "Traceback" not in error

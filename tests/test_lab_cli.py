@@ -138,3 +138,31 @@ def test_remedies_command(tmp_path, capsys):
     for label in ("baseline", "dropout", "batch norm", "augmentation", "L2 0.01", "early stopping"):
         assert label in out
     assert len(list((tmp_path / "remedies").iterdir())) == 8
+
+
+def _tiny_residual() -> Design:
+    return Design.model_validate({
+        "name": "tiny residual",
+        "input": {"channels": 3, "height": 8, "width": 8},
+        "layers": [
+            {"kind": "conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1},
+            {"kind": "residual", "body": [{"kind": "conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}]},
+            {"kind": "flatten"},
+            {"kind": "linear", "out_features": 3, "activation": "none"},
+        ],
+    })
+
+
+def test_layer_names_inside_blocks_keep_apart_in_the_tables(tmp_path, capsys):
+    # names such as "res1.body.conv1" are longer than the old fixed columns and ran into the next one
+    path = tmp_path / "residual.json"
+    save_design(_tiny_residual(), path)
+    assert _main(["signal", str(path), "--batch-size", "8"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    block_rows = [row for row in rows if row and "." in row[0]]
+    assert block_rows, "the residual block's inner layers should be listed"
+    for row in block_rows:
+        assert row[1].startswith(row[0]) and row[1] != row[0] * 2 and row[2] in ("Z", "H"), row
+    assert _main(["gradcheck", str(path), "--entries", "2"]) in (0, 1)
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert any(row and "." in row[0] and row[1] == "conv2d" for row in rows), rows

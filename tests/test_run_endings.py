@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from convstudio.core.data import load_dataset
-from convstudio.core.design import save_design
 from convstudio.core.training.engine import TrainingRun
 from convstudio.core.training.evaluation import Evaluation
 from convstudio.core.training.records import EndReason, EpochRecord, StepRecord
@@ -32,16 +31,7 @@ TRAIN = [sys.executable, "-m", "convstudio", "train"]
 SMALL = ["--dataset", "shapes", "--limit", "300", "--batch-size", "8", "--mc-samples", "1", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def runs_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVSTUDIO_RUNS", str(tmp_path / "runs-root"))
-
-
-@pytest.fixture
-def design_file(tmp_path):
-    path = tmp_path / "tiny.json"
-    save_design(tiny_design(), path)
-    return path
+pytestmark = pytest.mark.usefixtures("isolated_runs_root")  # every command here: never the user's runs root
 
 
 def _start(*args: str) -> subprocess.Popen:
@@ -74,9 +64,9 @@ def _assert_every_file_parses(run_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("signal_number, exit_status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_and_sigterm_stop_the_run_and_say_so(design_file, tmp_path, signal_number, exit_status):
+def test_ctrl_c_and_sigterm_stop_the_run_and_say_so(tiny_design_file, tmp_path, signal_number, exit_status):
     run_dir = tmp_path / "run"
-    child = _start(str(design_file), *SMALL, "--epochs", "30", "--out", str(run_dir))
+    child = _start(str(tiny_design_file), *SMALL, "--epochs", "30", "--out", str(run_dir))
     _wait_for(lambda: _metric_epochs(run_dir) == [1] if (run_dir / "metrics.jsonl").exists() else False,
               process=child)
     child.send_signal(signal_number)
@@ -94,12 +84,12 @@ def test_ctrl_c_and_sigterm_stop_the_run_and_say_so(design_file, tmp_path, signa
 
 
 @pytest.mark.slow
-def test_sigterm_to_torchrun_stops_every_process_at_the_same_batch(design_file, tmp_path):
+def test_sigterm_to_torchrun_stops_every_process_at_the_same_batch(tiny_design_file, tmp_path):
     """What the app's multi-GPU Stop does: torchrun passes SIGTERM on; the ranks agree on where to stop."""
     from convstudio.core.training.torchrun import torchrun_command
 
     run_dir = tmp_path / "run"
-    child = subprocess.Popen(torchrun_command(2, [str(design_file), *SMALL, "--epochs", "30", "--out", str(run_dir)]),
+    child = subprocess.Popen(torchrun_command(2, [str(tiny_design_file), *SMALL, "--epochs", "30", "--out", str(run_dir)]),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
     _wait_for(lambda: bool(RunFolder(run_dir).read_lines("metrics.jsonl")), timeout=240, process=child)
@@ -112,9 +102,9 @@ def test_sigterm_to_torchrun_stops_every_process_at_the_same_batch(design_file, 
     _assert_every_file_parses(run_dir)
 
 
-def test_a_run_killed_before_its_first_checkpoint_resumes_from_epoch_1(design_file, tmp_path):
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_epoch_1(tiny_design_file, tmp_path):
     run_dir = tmp_path / "run"
-    child = _start(str(design_file), *SMALL, "--epochs", "2", "--out", str(run_dir))
+    child = _start(str(tiny_design_file), *SMALL, "--epochs", "2", "--out", str(run_dir))
     # The folder is written before the data loads; kill at once, long before an epoch ends.
     _wait_for(lambda: (run_dir / "run.json").exists(), process=child)
     child.kill()

@@ -585,3 +585,46 @@ def test_nested_designs_agree_with_pytorch(design: Design) -> None:
     if report.valid:
         model = build_model(design, device="meta")
         assert sum(p.numel() for p in model.parameters()) == report.total_params
+
+
+# --- a well-known architecture -----------------------------------------------------------------
+
+def _resnet18_design() -> Design:
+    """ResNet-18 for ImageNet (He et al. 2016) written as a design file: basic blocks, projection shortcuts."""
+    def conv(channels, kernel, stride=1, padding=0):
+        return {"kind": "conv2d", "out_channels": channels, "kernel_size": kernel, "stride": stride,
+                "padding": padding, "bias": False, "activation": "none"}
+
+    def basic_block(channels, stride, in_channels):
+        block = {"kind": "residual", "body": [conv(channels, 3, stride, 1), {"kind": "batchnorm"},
+                                              {"kind": "activation"}, conv(channels, 3, 1, 1), {"kind": "batchnorm"}]}
+        if stride != 1 or in_channels != channels:
+            block["shortcut"] = [conv(channels, 1, stride), {"kind": "batchnorm"}]
+        return block
+
+    layers = [conv(64, 7, 2, 3), {"kind": "batchnorm"}, {"kind": "activation"},
+              {"kind": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1}]
+    in_channels = 64
+    for channels, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [basic_block(channels, stride, in_channels), basic_block(channels, 1, channels)]
+        in_channels = channels
+    layers += [{"kind": "globalavgpool"}, {"kind": "flatten"}, {"kind": "linear", "out_features": 1000,
+                                                                "activation": "none"}]
+    return Design.model_validate({"name": "ResNet-18", "input": {"channels": 3, "height": 224, "width": 224},
+                                  "layers": layers})
+
+
+def test_resnet18_as_a_design_is_torchvisions_resnet18():
+    torchvision = pytest.importorskip("torchvision")
+    design = _resnet18_design()
+    report = infer_shapes(design)
+    assert report.valid and report.output_shape == (1000,)
+    with torch.device("meta"):
+        reference = torchvision.models.resnet18(num_classes=1000)
+    model = build_model(design, device="meta")
+    assert report.total_params == sum(p.numel() for p in reference.parameters())  # 11,689,512
+    # The same tensors in the same order: torchvision's weights load into the design's model.
+    ours, theirs = model.state_dict(), reference.state_dict()
+    assert [tensor.shape for tensor in ours.values()] == [tensor.shape for tensor in theirs.values()]
+    stage_ends = [layer.output_shape for layer in report.layers if layer.kind == "residual"][1::2]
+    assert stage_ends == [(64, 56, 56), (128, 28, 28), (256, 14, 14), (512, 7, 7)]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from convstudio.core import editing
 from convstudio.core.design import Design
 from convstudio.core.shapes import infer_shapes, recheck
+from recheck_helpers import assert_recheck_follows_edits, top_level_edit
 from test_shapes_agree_with_pytorch import designs
 
 _EDITS = ("insert", "remove", "move", "duplicate", "replace", "again", "named", "input", "fix")
@@ -32,17 +33,11 @@ def edited(draw, design: Design) -> Design:
     edit = draw(st.sampled_from(_EDITS))
     index = draw(st.integers(0, max(count - 1, 0)))
     try:
-        if edit == "insert":
-            layer = draw(designs()).layers[0]
-            return editing.insert_layer(design, draw(st.integers(0, count)), layer)
+        moved = top_level_edit(draw, design, edit, index, designs().map(lambda made: made.layers[0]))
+        if moved is not None:
+            return moved
         if not count:
             return design
-        if edit == "remove":
-            return editing.remove_layer(design, index)
-        if edit == "move":
-            return editing.move_layer(design, index, draw(st.integers(0, count - 1)))
-        if edit == "duplicate":
-            return editing.duplicate_layer(design, index)
         if edit == "replace":  # another kind or other settings at the same place, as the inspector makes it
             layers = list(design.layers)
             layers[index] = draw(designs()).layers[0]
@@ -66,13 +61,7 @@ def edited(draw, design: Design) -> Design:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_recheck_after_random_edits_equals_the_full_check(data) -> None:
-    design = data.draw(designs())
-    report = infer_shapes(design)
-    for _ in range(data.draw(st.integers(1, 6))):
-        after = data.draw(edited(design))
-        rechecked = recheck(after, design, report)
-        assert rechecked == infer_shapes(after)
-        design, report = after, rechecked
+    assert_recheck_follows_edits(data, data.draw(designs()), edited, most_edits=6)
 
 
 def test_recheck_reuses_the_results_of_untouched_layers() -> None:

@@ -189,3 +189,70 @@ def test_cli_a_diverging_trial_exits_1(tmp_path, capsys):
                    "--out", str(tmp_path / "s")])
     assert status == 1, capsys.readouterr()
     assert "diverged" in capsys.readouterr().out
+
+
+def test_layer_values_that_cannot_train_are_impossible_before_anything_trains(tmp_path):
+    # out_features=1 is no classifier (caught by the plan); 5 outputs for shapes' 10 classes is caught once the
+    # dataset is loaded, still before the first trial trains.
+    plan = plan_sweep(tiny_design(), QUICK, parse_variations("layers.4.out_features=10|1|5"), grid=True)
+    assert [t.index for t in plan.impossible] == [1]
+    assert "a classifier needs at least two classes" in plan.impossible[0].problem
+    events = []
+    report = run_sweep(tmp_path / "sweep", plan, on_event=events.append)
+    names = [type(event).__name__ for event in events]
+    assert names.index("TrialsSkipped") < names.index("TrialStarted")
+    skipped = events[names.index("TrialsSkipped")].lines
+    assert len(skipped) == 1 and skipped[0].startswith("trial-003 (layers.4.out_features=5)")
+    assert "outputs 5 values per image but shapes has 10 classes" in skipped[0]
+    assert [r.status for r in report.results] == ["finished", "impossible", "impossible"]
+    assert report.trained == 1 and not report.failed
+    assert not (tmp_path / "sweep" / "trial-003").exists()
+    # sweep.json keeps the dataset's verdict: a resume lists it too and trains nothing
+    assert [t.index for t in load_plan(tmp_path / "sweep").impossible] == [1, 2]
+    assert run_sweep(tmp_path / "sweep", plan).trained == 0  # the same plan again: the same sweep, not another
+
+
+def failing_trials(monkeypatch):
+    """Trials at lr 1e-2 are refused when they start, trials at lr 3e-2 break in their first epoch."""
+    from convstudio.core.training import engine
+    from convstudio.core.training.setup import TrainingSetupError
+
+    real_prepare, real_train = engine.prepare_run, engine.TrainingRun._train
+
+    def prepare(design, settings, *args, **kwargs):
+        if settings.learning_rate == 1e-2:
+            raise TrainingSetupError("refused for the test")
+        return real_prepare(design, settings, *args, **kwargs)
+
+    def train(self, start_epoch, step):
+        if self.settings.learning_rate == 3e-2:
+            raise RuntimeError("broken for the test")
+        yield from real_train(self, start_epoch, step)
+
+    monkeypatch.setattr(engine, "prepare_run", prepare)
+    monkeypatch.setattr(engine.TrainingRun, "_train", train)
+
+
+def test_a_trial_that_fails_is_marked_failed_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    failing_trials(monkeypatch)
+    plan = plan_sweep(tiny_design(), QUICK, parse_variations("lr=1e-2|3e-2|1e-3"), grid=True)
+    report = run_sweep(tmp_path / "sweep", plan)
+    assert [r.status for r in report.results] == ["failed", "failed", "finished"]
+    assert report.results[0].message == "refused for the test"
+    assert "RuntimeError: broken for the test" in report.results[1].message
+    assert [r.name for r in report.failed] == ["trial-001", "trial-002"]
+    assert run_sweep(tmp_path / "sweep").trained == 0  # failed trials are not redone on resume
+    assert [r.status for r in sweep_results(tmp_path / "sweep")] == ["failed", "failed", "finished"]
+
+
+def test_cli_a_failing_trial_exits_1_after_training_the_rest(tmp_path, capsys, monkeypatch):
+    failing_trials(monkeypatch)
+    design_file = tmp_path / "tiny.json"
+    save_design(tiny_design(), design_file)
+    status = main(["sweep", str(design_file), "--vary", "lr=1e-2|1e-3", "--grid", "--epochs", "1", "--limit",
+                   "200", "--mc-samples", "1", "--out", str(tmp_path / "s")])
+    captured = capsys.readouterr()
+    assert status == 1, captured.err
+    assert "trial-001: failed, best val acc -, 0.0 s: refused for the test" in captured.err
+    assert "trial-001 failed: refused for the test" in captured.out
+    assert sum("finished" in line for line in captured.out.splitlines()) == 1

@@ -9,52 +9,20 @@ parallel-coordinates plot alone). Takes a few minutes on a laptop CPU.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from screenshot_kit import DEFAULT_OUT, float_panel, grab, isolated_app, wait_for_panel
 
 SIZE = (1280, 800)
-
-
-def _wait(panel, timeout_s: float = 3600.0) -> None:
-    loop = QEventLoop()
-    panel.worker.finished.connect(loop.quit)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    if panel.running:
-        loop.exec()
-    if panel.progress.format() != "Done":
-        raise RuntimeError(f"{panel.title}: {panel.progress.format()} — {panel.message.text()}")
-
-
-def _settle() -> None:
-    for _ in range(5):
-        QApplication.processEvents()
-        time.sleep(0.05)
-
-
-def _grab(widget, path: Path) -> None:
-    _settle()
-    widget.grab().save(str(path))
-    print(f"wrote {path}")
+TIMEOUT_S = 3600.0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "resources" / "screenshots"
+    out = Path(argv[0]) if argv else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance() or QApplication([])
-    runs = Path(tempfile.mkdtemp(prefix="convstudio-experiments-"))
-    os.environ["CONVSTUDIO_RUNS"] = str(runs)
-    app.setOrganizationName("ConvStudioScreenshots")
-    for format_ in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(format_, QSettings.Scope.UserScope, str(runs / "settings"))
+    _app, runs = isolated_app("convstudio-experiments-")
 
     from convstudio.core.presets import load_preset
     from convstudio.core.training.design_settings import with_training
@@ -69,26 +37,24 @@ def main(argv: list[str] | None = None) -> int:
     controller = window.experiments
 
     finder = controller.open_panel("lr_finder")
-    finder.parentWidget().setFloating(True)
-    finder.parentWidget().resize(*SIZE)
+    float_panel(finder, SIZE)
     finder.steps.setValue(300)
     finder.start()
-    _wait(finder)
-    _grab(finder, out / "lr_finder.png")
+    wait_for_panel(finder, TIMEOUT_S)
+    grab(finder, out / "lr_finder.png")
 
     sweep = controller.open_panel("sweep")
-    sweep.parentWidget().setFloating(True)
-    sweep.parentWidget().resize(*SIZE)
+    float_panel(sweep, SIZE)
     sweep.vary.setText("lr=1e-4:3e-2:log, layers.11.p=0.1:0.6")  # layer 11: the preset's dropout
     sweep.trials.setValue(6)
     sweep.epochs.setValue(2)
     sweep.limit.setValue(1500)
     sweep.start()
-    _wait(sweep)
+    wait_for_panel(sweep, TIMEOUT_S)
     sweep.table.selectRow(0)
-    _grab(sweep, out / "sweep_table.png")
+    grab(sweep, out / "sweep_table.png")
     sweep.parallel.resize(1100, 420)
-    _grab(sweep.parallel, out / "sweep_parallel.png")
+    grab(sweep.parallel, out / "sweep_parallel.png")
     controller.shut_down()
     window.design_document.undo_stack.setClean()
     window.close()

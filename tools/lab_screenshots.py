@@ -10,54 +10,21 @@ laptop CPU: the dropout, ensemble and remedies panels train real runs.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from screenshot_kit import DEFAULT_OUT, float_panel, grab, isolated_app, wait_for_panel
 
 SIZE = (1280, 800)
-
-
-def _wait(panel, timeout_s: float = 900.0) -> None:
-    """Run the event loop until the panel's experiment has finished."""
-    loop = QEventLoop()
-    panel.worker.finished.connect(loop.quit)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    if panel.running:
-        loop.exec()
-    if panel.progress.format() != "Done":
-        raise RuntimeError(f"{panel.title}: {panel.progress.format()} — {panel.message.text()}")
-
-
-def _grab(panel, path: Path) -> None:
-    dock = panel.parentWidget()
-    dock.setFloating(True)
-    dock.resize(*SIZE)
-    for _ in range(5):
-        QApplication.processEvents()
-        time.sleep(0.05)
-    panel.grab().save(str(path))
-    print(f"wrote {path}")
+TIMEOUT_S = 900.0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "resources" / "screenshots"
+    out = Path(argv[0]) if argv else DEFAULT_OUT
     wanted = set(argv[1:]) or {"gradcheck", "signal", "dropout", "ensemble", "remedies"}
     out.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance() or QApplication([])
-    runs = Path(tempfile.mkdtemp(prefix="convstudio-lab-"))
-    os.environ["CONVSTUDIO_RUNS"] = str(runs)
-    # the user's settings are neither read (window placement) nor written
-    app.setOrganizationName("ConvStudioScreenshots")
-    for format_ in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(format_, QSettings.Scope.UserScope, str(runs / "settings"))
+    _app, runs = isolated_app("convstudio-lab-")
 
     from convstudio.core.design import Design
     from convstudio.core.presets import load_preset
@@ -103,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         panel = lab.open_panel(key)
         setup(panel)
         panel.start()
-        _wait(panel)
-        _grab(panel, out / f"lab_{key}.png")
+        wait_for_panel(panel, TIMEOUT_S)
+        float_panel(panel, SIZE)
+        grab(panel, out / f"lab_{key}.png")
 
     lab.shut_down()
     window.files.autosaver.close()

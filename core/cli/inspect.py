@@ -30,7 +30,8 @@ def add_inspect_parser(commands) -> None:
     which.add_argument("--image", metavar="FILE", help="an image file, resized to the design's input")
     which.add_argument("--test-index", type=int, metavar="N", help="test image N (0-based) of the dataset")
     inspect.add_argument("--layer", metavar="NAME",
-                         help="layer for Grad-CAM and the receptive field, e.g. conv3 (default: the last convolution)")
+                         help="layer for Grad-CAM and the receptive field, e.g. conv3 or res1.body.conv1 "
+                              "(default: the last convolution, or the outermost block that holds it)")
     inspect.add_argument("--class", dest="class_index", type=int, metavar="K",
                          help="class for saliency and Grad-CAM (default: the predicted class)")
     inspect.add_argument("--unit", metavar="ROW,COLUMN",
@@ -81,7 +82,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(f"{inspection.subject.description}, {image.source}" + (f" ({image.resize})" if image.resize else ""))
     for index, name, probability in inspection.top():
-        print(f"  {probability:7.2%}  {name} (class {index})")
+        label = name if name == f"class {index}" else f"{name} (class {index})"  # no names: say it once
+        print(f"  {probability:7.2%}  {label}")
     print(f"Grad-CAM and saliency of {inspection.class_name} at {inspection.cam_layer}")
     print(f"wrote {len(written)} files to {Path(args.out)}")
     return EXIT_WRITTEN

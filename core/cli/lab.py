@@ -109,9 +109,11 @@ def run_gradcheck(args: argparse.Namespace) -> int:
           f"batch of {report.batch_size}, loss {report.loss:.4f}")
     print(f"relative error |a - b| / max(|a|, |b|, {report.error_floor:.1e}); pass: central < "
           f"{report.central_tolerance:g} and forward < {report.forward_tolerance:g}")
-    print(f"{'layer':<14}{'kind':<11}{'entries':>8}{'kinks':>7}{'forward':>11}{'central':>11}  verdict")
+    # names inside blocks ("res1.body.conv1") are long: the column fits the longest, plus a gap
+    name_width = _column_width("layer", (layer.layer for layer in report.layers))
+    print(f"{'layer':<{name_width}}{'kind':<11}{'entries':>8}{'kinks':>7}{'forward':>11}{'central':>11}  verdict")
     for layer in report.layers:
-        print(f"{layer.layer:<14}{layer.kind:<11}{layer.entries:>8}{layer.kinks:>7}{layer.max_forward_error:>11.1e}"
+        print(f"{layer.layer:<{name_width}}{layer.kind:<11}{layer.entries:>8}{layer.kinks:>7}{layer.max_forward_error:>11.1e}"
               f"{layer.max_central_error:>11.1e}  {_verdict(layer)}")
     if curve is not None:
         print(f"\nerror against Delta for {curve.parameter}{list(curve.index)} (autograd {curve.autograd:.6g}):")
@@ -123,6 +125,11 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     verdict = "all layers pass" if report.passed else f"FAILED: {', '.join(report.failed_layers)}"
     print(f"{verdict} ({report.seconds:.1f} s)")
     return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _column_width(heading: str, names, minimum: int = 14) -> int:
+    """Width of a left-aligned name column: the longest name (or heading) plus two spaces, at least ``minimum``."""
+    return max([minimum, len(heading) + 2] + [len(str(name)) + 2 for name in names])
 
 
 def run_signal(args: argparse.Namespace) -> int:
@@ -156,7 +163,10 @@ def run_signal(args: argparse.Namespace) -> int:
             print()
         print(f"{report.design_name}: {report.scheme}, C = {report.gain:g}, batch norm "
               f"{'kept' if report.batch_norm else 'removed'}, {report.batch_size} {report.inputs} images")
-        print(f"{'layer':<10}{'module':<16}{'kind':<6}{'mean':>9}{'variance':>10}{'eq.28':>9}{'grad var':>11}  note")
+        layer_width = _column_width("layer", (row.layer for row in report.rows), minimum=10)
+        module_width = _column_width("module", (row.module for row in report.rows), minimum=16)
+        print(f"{'layer':<{layer_width}}{'module':<{module_width}}{'kind':<6}{'mean':>9}{'variance':>10}"
+              f"{'eq.28':>9}{'grad var':>11}  note")
         for row in report.rows:
             predicted = f"{row.predicted_variance:>9.3f}" if row.predicted_variance is not None else " " * 9
             note = ""
@@ -165,7 +175,7 @@ def run_signal(args: argparse.Namespace) -> int:
                 note += "" if row.assumption_holds else " (input not mean 0, variance 1)"
             elif row.kind == "H":
                 note = f"|H - Z| / |Z| = {row.linearisation_error:.2f}"
-            print(f"{row.layer:<10}{row.module:<16}{row.kind:<6}{row.mean:>9.3f}{row.variance:>10.3f}{predicted}"
+            print(f"{row.layer:<{layer_width}}{row.module:<{module_width}}{row.kind:<6}{row.mean:>9.3f}{row.variance:>10.3f}{predicted}"
                   f"{row.grad_variance:>11.2e}  {note}")
     return EXIT_OK
 

@@ -136,11 +136,28 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def settings_from_args(args: argparse.Namespace, design: Design) -> TrainingSettings:
     """The design's saved settings overridden by the options given (the built-in dataset when neither names one).
 
-    Raises pydantic's ValidationError or ValueError for settings that are not valid.
+    Raises pydantic's ValidationError or ValueError for settings that are not valid;
+    a value that comes from the design file's ``training`` section (not from an
+    option) raises ValueError with one sentence naming the file and the field.
     """
+    from pydantic import ValidationError
+
     from convstudio.core.training.design_settings import saved_settings
 
-    return saved_settings(design, training_overrides(args))
+    overrides = training_overrides(args)
+    try:
+        return saved_settings(design, overrides)
+    except ValidationError as error:
+        from_design = [e for e in error.errors() if e["loc"] and e["loc"][0] not in overrides]
+        if not from_design:
+            raise  # the options' own values: the caller names the fields
+        first = from_design[0]
+        field = ".".join(map(str, first["loc"]))
+        option = next((name for name, (target, _) in TRAINING_OPTIONS.items() if target == first["loc"][0]), None)
+        fix = f", or override it with --{option.replace('_', '-')}" if option else ""
+        where = getattr(args, "design", None) or f"design {design.name!r}"
+        raise ValueError(f"{where}: the \"training\" section's {field} is not valid ({_problem(first)}, "
+                         f"got {first.get('input')!r}): correct it in the design file{fix}") from None
 
 
 def train_options(fields: Mapping[str, Any]) -> list[str]:

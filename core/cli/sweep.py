@@ -1,7 +1,9 @@
 """``convstudio sweep``: train a grid or random draws of settings and layer fields, and print the table.
 
 Before anything trains, impossible combinations are listed with the shape
-engine's reason and skipped. Each trial is a run folder under the sweep folder
+engine's reason (or, once the dataset is loaded, why the design does not fit
+it: input size, class count) and skipped. A trial that fails is marked failed
+with its message and the sweep goes on. Each trial is a run folder under the sweep folder
 (``SWEEP_DIR/trial-001``, ...); ``--resume SWEEP_DIR`` continues an interrupted
 sweep without redoing finished trials. Exit status: 0 every possible trial
 trained, 1 a trial failed (diverged, out of memory, an error), 2 bad input
@@ -87,7 +89,8 @@ def _plan(args: argparse.Namespace):
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Handler of ``convstudio sweep``."""
     from convstudio.core.experiments.sweeps import (
-        OBJECTIVES, SweepError, TrialFinished, TrialStarted, impossible_lines, results_table, run_sweep,
+        OBJECTIVES, SweepError, TrialFinished, TrialsSkipped, TrialStarted, impossible_lines, results_table,
+        run_sweep,
     )
     from convstudio.core.training.control import RunControl
     from convstudio.core.training.setup import TrainingSetupError
@@ -113,10 +116,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             values = ", ".join(f"{k}={v}" for k, v in event.values.items())
             verb = "continuing" if event.resumed else "training"
             print(f"[{event.number}/{event.count}] {verb} {event.name}: {values}", file=sys.stderr)
+        elif isinstance(event, TrialsSkipped):
+            print(f"skipped, impossible on {plan.settings.dataset}:\n  " + "\n  ".join(event.lines), file=sys.stderr)
         elif isinstance(event, TrialFinished):
             r = event.result
             accuracy = f"{r.best_val_accuracy:.3f}" if r.best_val_accuracy is not None else "-"
-            print(f"    {r.name}: {r.status}, best val acc {accuracy}, {r.seconds:.1f} s", file=sys.stderr)
+            said = f": {r.message}" if r.status in ("failed", "diverged", "out of memory") and r.message else ""
+            print(f"    {r.name}: {r.status}, best val acc {accuracy}, {r.seconds:.1f} s{said}", file=sys.stderr)
 
     control = RunControl()
     try:
@@ -128,6 +134,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return _fail(error)
     print(f"sweep {folder}: {len(report.results)} trials, ranked by {OBJECTIVES[report.objective]}")
     print(results_table(report.results, report.variations, report.objective))
+    for failed in report.failed:
+        print(f"{failed.name} {failed.status}: {failed.message}")
     if report.best is not None:
         best = report.best
         print(f"best: {best.name} ({', '.join(f'{k}={v}' for k, v in best.values.items())}), run folder "

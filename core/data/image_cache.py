@@ -32,6 +32,7 @@ import json
 import mmap
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -345,11 +346,14 @@ def _decode_into(folder: Path, listing: FolderListing, image_size: int | None, p
     decoded = folder / "decoded.npy"
     np.lib.format.open_memmap(decoded, mode="w+", dtype=np.uint8, shape=(total, 3, height, width)).flush()
     workers = workers or os.cpu_count() or 1
-    chunk = max(16, min(512, total // (workers * 8) or 1))  # small enough for smooth progress and cancel
+    # Small enough for smooth progress and a prompt cancel (a pool's running chunks finish first).
+    chunk = max(16, min(128, total // (workers * 8) or 1))
     spans = [(start, list(listing.files[start:start + chunk])) for start in range(0, total, chunk)]
     failures: list[tuple[int, str]] = []
     decoded_spans: set[int] = set()
     done = 0
+    if progress is not None:
+        progress(0, total)  # a bar can show the count at once, before the first chunk is back
 
     def finished(start: int, count: int, failed: list[tuple[int, str]]) -> None:
         nonlocal done
@@ -362,6 +366,8 @@ def _decode_into(folder: Path, listing: FolderListing, image_size: int | None, p
     if workers > 1 and total >= _IN_PROCESS_BELOW:
         try:
             _decode_in_pool(decoded, listing, spans, (width, height), workers, finished, should_stop)
+        except CacheCancelled:
+            raise CacheCancelled(f"decoding {listing.root} cancelled after {done} of {total} images") from None
         except BrokenProcessPool:
             # The pool's processes could not start (a main module they cannot re-import, such as
             # code piped to python): decode what is left here instead.
@@ -381,7 +387,7 @@ def _decode_in_pool(decoded: Path, listing: FolderListing, spans, size, workers:
 
     # spawn: a forked copy of a process with threads (torch, Qt) can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_leave_interrupts_to_parent) as pool:
         pending = {pool.submit(_decode_rows, str(decoded), str(listing.root), files, start, size): (start, len(files))
                    for start, files in spans}
         try:
@@ -396,6 +402,15 @@ def _decode_in_pool(decoded: Path, listing: FolderListing, spans, size, workers:
             for future in pending:
                 future.cancel()
             raise
+
+
+def _leave_interrupts_to_parent() -> None:
+    """In a pool's process: ignore Ctrl-C, which a terminal sends to every process of the command.
+
+    The parent decides: it cancels the decoding (its ``should_stop``) or quits;
+    a pool process that died of the signal would break the pool instead.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _write_cache_files(folder: Path, listing: FolderListing, decoded: Path, failures: list[tuple[int, str]]) -> None:

@@ -118,7 +118,8 @@ def data_section(data_dir: str | Path | None) -> dict[str, Any]:
         on_disk = dataset_on_disk(name, folder)
         datasets.append({"name": name, "on_disk": on_disk,
                          "size_bytes": folder_size(folder / subfolder) if (folder / subfolder).is_dir() else 0})
-    return {"folder": str(folder), "source": source, "exists": folder.is_dir(), "datasets": datasets}
+    return {"folder": str(folder), "source": source, "exists": folder.is_dir(),
+            "is_file": folder.exists() and not folder.is_dir(), "datasets": datasets}
 
 
 def runs_section(runs_root: str | Path | None) -> dict[str, Any]:
@@ -137,8 +138,9 @@ def runs_section(runs_root: str | Path | None) -> dict[str, Any]:
     except OSError:
         free = None
     runs = sum(1 for _ in folder.glob("*/*/run.json")) if folder.is_dir() else 0
-    return {"folder": str(folder), "source": source, "exists": folder.is_dir(), "runs": runs, "free_bytes": free,
-            "writable": os.access(existing, os.W_OK)}
+    is_file = folder.exists() and not folder.is_dir()  # no run can be written inside a file
+    return {"folder": str(folder), "source": source, "exists": folder.is_dir(), "is_file": is_file, "runs": runs,
+            "free_bytes": free, "writable": not is_file and os.access(existing, os.W_OK)}
 
 
 def extras_section() -> dict[str, Any]:
@@ -146,6 +148,22 @@ def extras_section() -> dict[str, Any]:
     return {name: {"installed": all(importlib.util.find_spec(module) is not None for module in modules),
                    "enables": enables, "install": install}
             for name, (modules, enables, install) in EXTRAS.items()}
+
+
+def _bf16(device: str, cuda: TorchCuda) -> tuple[bool, str]:
+    """Whether training on ``device`` gets bf16 autocast (``--precision auto``'s rule), and why."""
+    if device == "cuda":
+        if cuda.bf16:
+            return True, "bf16 autocast works on this GPU"
+        return False, "this GPU has no fast bf16, so --precision auto uses fp16 with loss scaling"
+    if device == "mps":
+        return False, "on Apple MPS --precision auto trains in fp32"
+    from convstudio.core.training.fast_defaults import native_bf16_cpu  # reads the CPU's flags once
+
+    if native_bf16_cpu():
+        return True, "the CPU has bf16 instructions, so --precision auto trains in bf16 autocast"
+    return False, ("the CPU has no bf16 instructions and would convert bf16 in software, slower, "
+                   "so --precision auto trains in fp32")
 
 
 def devices_section(system: SystemGpus, cuda: TorchCuda | None) -> dict[str, Any]:
@@ -160,8 +178,7 @@ def devices_section(system: SystemGpus, cuda: TorchCuda | None) -> dict[str, Any
         device, reason = "mps", "Apple MPS (no CUDA GPU found)"
     else:
         device, reason = "cpu", f"CPU with {cuda.cpu_threads} threads (no CUDA GPU or Apple MPS found)"
-    bf16_note = ("bf16 autocast works on this GPU" if cuda.bf16 else
-                 "the engine's bf16 and fp16 autocast need a CUDA GPU that supports them")
+    bf16, bf16_note = _bf16(device, cuda)
     return {
         "training_device": device, "reason": reason,
         "cuda": {"available": cuda.available, "built_with_cuda": cuda.built_with_cuda,
@@ -170,7 +187,7 @@ def devices_section(system: SystemGpus, cuda: TorchCuda | None) -> dict[str, Any
                  "warning": cuda.warning},
         "mps": {"available": cuda.mps_available, "built": cuda.mps_built},
         "cpu": {"threads": cuda.cpu_threads, "cores": os.cpu_count()},
-        "bf16": cuda.bf16, "bf16_note": bf16_note,
+        "bf16": bf16, "bf16_note": bf16_note,
         "system_gpus": list(system.names), "driver_version": system.driver_version, "driver_cuda": system.driver_cuda,
     }
 
@@ -248,13 +265,18 @@ def _judge(report: DoctorReport, window: WindowCheck, system: SystemGpus, cuda: 
         if problem is not None:
             problems.append(Finding("gpu", problem.reason, problem.fix))
     data = report.data
-    if data["source"] != "default" and not data["exists"]:
+    if data["is_file"]:
+        problems.append(Finding("data", f"the data folder {data['folder']} (from {data['source']}) is a file, "
+                                        "not a folder",
+                                "point --data-dir or $CONVSTUDIO_DATA at the folder that holds the datasets"))
+    elif data["source"] != "default" and not data["exists"]:
         problems.append(Finding("data", f"the data folder {data['folder']} (from {data['source']}) does not exist",
                                 "create it, or point --data-dir or $CONVSTUDIO_DATA at the folder that holds "
                                 "the datasets"))
     runs = report.runs
     if not runs["writable"]:
-        problems.append(Finding("runs", f"the runs folder {runs['folder']} cannot be written",
+        problems.append(Finding("runs", f"the runs folder {runs['folder']} "
+                                        + ("is a file, not a folder" if runs["is_file"] else "cannot be written"),
                                 "set $CONVSTUDIO_RUNS to a folder you can write, or choose one in the app"))
     elif runs["free_bytes"] is not None and runs["free_bytes"] < GIB:
         notes.append(Finding("runs", f"only {runs['free_bytes'] / GIB:.2f} GiB free for runs in {runs['folder']}",

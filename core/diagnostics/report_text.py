@@ -70,7 +70,7 @@ def _qt(qt: dict[str, Any]) -> list[str]:
 
 
 def _data(data: dict[str, Any]) -> list[str]:
-    state = "" if data["exists"] else ", not created yet"
+    state = "" if data["exists"] else ", a file, not a folder" if data.get("is_file") else ", not created yet"
     lines = [f"{data['folder']} (from {_source(data['source'])}{state})"]
     for dataset in data["datasets"]:
         if dataset["name"] == "shapes":
@@ -82,7 +82,8 @@ def _data(data: dict[str, Any]) -> list[str]:
 
 
 def _runs(runs: dict[str, Any]) -> list[str]:
-    state = f"{runs['runs']} runs" if runs["exists"] else "not created yet"
+    state = (f"{runs['runs']} runs" if runs["exists"] else "a file, not a folder" if runs.get("is_file")
+             else "not created yet")
     return [f"{runs['folder']} (from {_source(runs['source'])}): {state}, {_size(runs['free_bytes'])} free"]
 
 

@@ -8,8 +8,12 @@ another and share one decoded dataset and split (loaded once: settings that
 decide the images cannot be varied), so a trial costs its training time plus
 well under two seconds (``python bench/sweep_overhead.py``).
 
-Before anything trains, every trial's design goes through the shape engine;
-impossible ones are skipped and listed with the engine's reason. Resuming a
+Before anything trains, every trial's design goes through the shape engine
+and the classifier check (:mod:`core.training.classifier_output`); once the
+dataset is loaded (still before the first trial), every trial is checked
+against its images and classes too. Impossible trials are skipped and listed
+with the reason. A trial that fails when it starts or while training is
+marked failed with its message, and the sweep goes on to the next. Resuming a
 sweep skips trials whose run ended (finished, early stopping, or failed),
 continues a stopped trial from its last checkpoint, and starts the rest.
 The results are read back from the trials' run folders, so a resumed or
@@ -30,6 +34,7 @@ from convstudio.core.design import Design
 from convstudio.core.experiments.variations import (
     DATA_FIELDS, Variation, VariationError, check_layer_field, combinations, set_in_data, set_setting,
 )
+from convstudio.core.training.classifier_output import classifier_problem
 from convstudio.core.training.records import Record, RunEnded, end_reason_label
 
 Objective = Literal["val_accuracy", "val_loss"]
@@ -153,7 +158,39 @@ def _problem(design: Design, settings, values: dict[str, Any]) -> str | None:
     except VariationError as error:
         return str(error)
     report = infer_shapes(trial_design)
-    return None if report.valid else report.first_error()
+    if not report.valid:
+        return report.first_error()
+    return classifier_problem(report)
+
+
+def _data_problem(design: Design, image_shape: tuple[int, ...], num_classes: int, dataset: str) -> str | None:
+    """Why ``design`` (shapes already checked) cannot train on the dataset: its input size or class count."""
+    from convstudio.core.shape_records import format_shape
+    from convstudio.core.shapes import infer_shapes
+
+    if tuple(design.input.shape) != tuple(image_shape):
+        return (f"the design's input is {format_shape(design.input.shape)} but {dataset} images are "
+                f"{format_shape(image_shape)}")
+    return classifier_problem(infer_shapes(design), num_classes, dataset)
+
+
+def fit_to_data(plan: SweepPlan, image_shape: tuple[int, ...], num_classes: int, dataset: str) -> SweepPlan:
+    """``plan`` with the trials that cannot train on the dataset (input size, class count) marked impossible.
+
+    The shape engine cannot know the dataset's class count, so varying the
+    last linear layer's out_features is caught here, before anything trains.
+    """
+    trials = tuple(trial if trial.problem is not None else
+                   replace(trial, problem=_data_problem(plan.trial_design(trial), image_shape, num_classes, dataset))
+                   for trial in plan.trials)
+    return replace(plan, trials=trials)
+
+
+def _same_sweep(saved: SweepPlan, plan: SweepPlan) -> bool:
+    """Whether two plans are one sweep (the dataset check may since have marked trials impossible)."""
+    def without_problems(data: dict) -> dict:
+        return {**data, "trials": [{**t, "problem": None} for t in data["trials"]]}
+    return without_problems(saved.to_json()) == without_problems(plan.to_json())
 
 
 def plan_sweep(design: Design, settings, variations: Sequence[Variation], *, grid: bool = False, trials: int = 8,
@@ -291,6 +328,13 @@ class TrialRecord:
 
 
 @dataclass(frozen=True)
+class TrialsSkipped:
+    """Trials the dataset check marked impossible (once the data is loaded, before anything trains)."""
+
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TrialFinished:
     """A trial ended; ``result`` is read back from its run folder."""
 
@@ -320,7 +364,7 @@ class SweepReport:
         return [r for r in self.results if r.status in ("diverged", "out of memory", "failed")]
 
 
-SweepEvent = TrialStarted | TrialRecord | TrialFinished
+SweepEvent = TrialStarted | TrialRecord | TrialFinished | TrialsSkipped
 
 
 class DatasetCache:
@@ -344,9 +388,13 @@ def run_sweep(folder: str | Path, plan: SweepPlan | None = None, *, on_event: Ca
     """Train the sweep in ``folder``: a new one from ``plan`` (written there first), or the one kept there (resume).
 
     Trials whose run ended are skipped; a stopped trial continues from its
-    checkpoint. ``control`` (a RunControl) stops the trial in progress and
-    the sweep after it. Raises SweepError for a folder that holds another
-    sweep, TrainingSetupError for a dataset that cannot load.
+    checkpoint. Once the dataset is loaded, trials that cannot train on it
+    are marked impossible in ``sweep.json`` (a TrialsSkipped event lists
+    them). A trial that fails to start or while training is marked failed
+    (its run.json says why) and the sweep goes on. ``control`` (a RunControl)
+    stops the trial in progress and the sweep after it. Raises SweepError for
+    a folder that holds another sweep or when no trial can train,
+    TrainingSetupError for a dataset that cannot load.
     """
     from convstudio.core.training.control import RunControl
     from convstudio.core.training.engine import TrainingRun
@@ -357,18 +405,27 @@ def run_sweep(folder: str | Path, plan: SweepPlan | None = None, *, on_event: Ca
     if plan is None:
         plan = load_plan(folder)
     else:
-        if (folder / SWEEP_FILE).exists() and load_plan(folder).to_json() != plan.to_json():
+        if (folder / SWEEP_FILE).exists() and not _same_sweep(load_plan(folder), plan):
             raise SweepError(f"{folder} holds another sweep: resume it with --resume {folder}, or choose a new --out")
         save_plan(plan, folder)
     control = control or RunControl()
     cache = data_cache or DatasetCache()
     emit = on_event or (lambda event: None)
-    todo = [trial for trial in plan.possible if not trial_result(folder, trial).done]
     overheads: list[float] = []
     stopped = False
     # One dataset and split for every trial, decoded once: trials are compared on the same validation images
     # (a varied seed changes initialisation, batch order, augmentation and dropout masks, not the split).
     data = cache.get(plan.settings)
+    checked = fit_to_data(plan, data.image_shape, data.num_classes, data.name)
+    if checked.to_json() != plan.to_json():
+        newly = [trial for trial, before in zip(checked.trials, plan.trials) if trial.problem != before.problem]
+        plan = checked
+        save_plan(plan, folder)  # a resumed sweep and its table show them as impossible too
+        emit(TrialsSkipped(tuple(impossible_lines(replace(plan, trials=tuple(newly))))))
+    if not plan.possible:
+        raise SweepError(f"no trial of the sweep in {folder} can train on {data.name} (every combination is "
+                         "impossible): narrow the ranges")
+    todo = [trial for trial in plan.possible if not trial_result(folder, trial).done]
     for number, trial in enumerate(todo):
         if control.stop_requested:
             stopped = True
@@ -378,29 +435,44 @@ def run_sweep(folder: str | Path, plan: SweepPlan | None = None, *, on_event: Ca
         resumable = run_folder.checkpoint_path.is_file()
         settings = plan.trial_settings(trial)
         emit(TrialStarted(trial.index, trial.name, dict(trial.values), number + 1, len(todo), resumable))
-        if resumable:
-            run = TrainingRun(None, None, run_folder.path, resume=True, control=control, data=data)
-        else:
-            run = TrainingRun(plan.trial_design(trial), settings, run_folder.path, control=control, data=data,
-                              overwrite=True)
         ended: RunEnded | None = None
-        run_started = None
-        for record in run.records():
-            if run_started is None:
-                run_started = time.perf_counter()
-            if isinstance(record, RunEnded):
-                ended, run_ended = record, time.perf_counter()
-            emit(TrialRecord(trial.index, record))
+        run_started = run_ended = None
+        try:
+            if resumable:
+                run = TrainingRun(None, None, run_folder.path, resume=True, control=control, data=data)
+            else:
+                run = TrainingRun(plan.trial_design(trial), settings, run_folder.path, control=control, data=data,
+                                  overwrite=True)
+            for record in run.records():
+                if run_started is None:
+                    run_started = time.perf_counter()
+                if isinstance(record, RunEnded):
+                    ended, run_ended = record, time.perf_counter()
+                emit(TrialRecord(trial.index, record))
+        except Exception as error:  # noqa: BLE001 - one trial's failure (a setup refusal, a bug) is not the sweep's
+            _mark_failed(run_folder, plan, trial, error)
         emit(TrialFinished(trial_result(folder, trial)))
         # Start-up (model, optimizer, batches from the shared data, run folder) and bookkeeping after the
         # run: what a trial costs beyond the engine's own work (training, validation, the test evaluation).
-        overheads.append((run_started - trial_started) + (time.perf_counter() - run_ended))
+        now = time.perf_counter()
+        overheads.append(((run_started or now) - trial_started) + (now - (run_ended or now)))
         if ended is not None and ended.reason.value == "stopped" and control.stop_requested:
             stopped = True
             break
     results = tuple(sweep_results(folder, plan))
     return SweepReport(str(folder), plan.objective, plan.variations, results, stopped,
                        time.perf_counter() - started, len(overheads), tuple(overheads))
+
+
+def _mark_failed(run_folder, plan: SweepPlan, trial: TrialPlan, error: Exception) -> None:
+    """Leave ``run.json`` saying the trial failed and why, so the table shows it and a resume skips it."""
+    from convstudio.core.training.records import EndReason
+
+    message = str(error) or type(error).__name__
+    if not (run_folder.path / "design.json").is_file():  # refused at setup: the engine left no folder
+        run_folder.create(plan.trial_design(trial), plan.trial_settings(trial), overwrite=True)
+    done = run_folder.status().get("epochs_completed", 0)  # a resumed trial keeps its finished epochs
+    run_folder.write_status("ended", reason=EndReason.ERROR.value, message=message, epochs_completed=done)
 
 
 def sweep_job(job, folder: str, plan: SweepPlan | None = None) -> SweepReport:

@@ -10,6 +10,7 @@ the size formula with the design's numbers.
 
 from __future__ import annotations
 
+import inspect
 import io
 import keyword
 import math
@@ -100,35 +101,9 @@ def module_source(module: nn.Module) -> str:
     raise ExportError(f"no source form for the module {module!r}")  # the builder makes none other
 
 
-# The classes a design's blocks become, written into the file when the design has blocks. Their
-# attribute names are those of core.block_modules, so state_dict keys match the app's model.
-_BLOCK_CLASSES = {
-    ResidualBlock: '''class ResidualBlock(nn.Module):
-    """A residual block (He et al. 2016): activation(body(x) + shortcut(x)); an empty shortcut is the identity."""
-
-    def __init__(self, body: nn.Sequential, shortcut: nn.Sequential, activation: nn.Module):
-        super().__init__()
-        self.body = body
-        self.shortcut = shortcut
-        self.activation = activation
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.body(x) + self.shortcut(x))
-''',
-    ConcatBlock: '''class ConcatBlock(nn.Module):
-    """Parallel branches joined along channels (Inception style); an empty branch passes its input on."""
-
-    def __init__(self, branches: list):
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs: list[torch.Tensor] = []
-        for branch in self.branches:
-            outputs.append(branch(x))
-        return torch.cat(outputs, dim=1)
-''',
-}
+# The classes a design's blocks become, written into the file (when the design has blocks) from their
+# own source in core.block_modules: one definition, and state_dict keys that match the app's model.
+_BLOCK_CLASSES = (ResidualBlock, ConcatBlock)
 
 
 def _sequential_source(sequential: nn.Module, indent: str) -> list[str]:
@@ -273,7 +248,7 @@ def pytorch_source(design: Design) -> str:
                               "in source code; rename that layer")
     class_name = source_class_name(design)
     shape = design.input.shape
-    used_blocks = [source for cls, source in _BLOCK_CLASSES.items()
+    used_blocks = [inspect.getsource(cls) for cls in _BLOCK_CLASSES
                    if any(isinstance(module, cls) for module in model.modules())]
     attributes = []
     for name, module in model.named_children():

@@ -38,6 +38,8 @@ def read_image_file(path: str | Path, spec: InputSpec) -> PreparedImage:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise InspectionError(f"{path} is a folder, not an image file; give a PNG or JPEG file")
     try:
         with Image.open(path) as opened:
             original_size, original_mode = opened.size, opened.mode

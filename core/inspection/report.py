@@ -58,7 +58,9 @@ def resolve_layer(subject: Subject, record: ForwardRecord, name: str | None) -> 
     """The module to explain: the design layer ``name`` (its output after its activation), or a module name.
 
     Layers inside blocks go by qualified name (``res1.body.conv1``). None: the
-    last convolution's layer. Raises InspectionError for a name that is no
+    last convolution's layer, or the outermost block that holds it (its output
+    after the sum or join, what the rest of the network sees, as Grad-CAM is
+    used on ResNet's last stage). Raises InspectionError for a name that is no
     layer with feature maps, listing the ones there are.
     """
     maps = map_layers(record)
@@ -67,6 +69,10 @@ def resolve_layer(subject: Subject, record: ForwardRecord, name: str | None) -> 
     if name is None:
         convs = [layer for layer in maps if layer.role == "conv"]
         name = (convs[-1].unit or convs[-1].name) if convs else maps[-1].name
+        # A convolution inside a block sees only its branch or the body before the shortcut is added.
+        outermost = name.split(".")[0]
+        if any(layer.name == outermost and layer.role == "block" for layer in maps):
+            name = outermost
     owned = [layer.name for layer in maps if layer.unit == name]
     if owned:
         return owned[-1]  # a convolution's activation, when it has one: what the next layer sees
@@ -98,7 +104,8 @@ def inspect_image(subject: Subject, image: PreparedImage, layer: str | None = No
     if unit is None:
         unit = (height // 2, width // 2)
     elif not (0 <= unit[0] < height and 0 <= unit[1] < width):
-        raise InspectionError(f"unit {unit} is outside {module}'s {height}x{width} map")
+        raise InspectionError(f"unit {unit} is outside {module}'s {height}x{width} map: give a row from 0 to "
+                              f"{height - 1} and a column from 0 to {width - 1}")
     cam, _ = grad_cam(model, batch, module, class_index)
     effective = effective_receptive_field(model, batch, module, None, unit)
     box = maps.field.clipped_box(unit) if maps.field is not None else None

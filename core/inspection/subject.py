@@ -18,6 +18,8 @@ import torch
 from convstudio.core.builder import DesignNet, DesignShapeError, build_model
 from convstudio.core.data import DatasetSplits
 from convstudio.core.design import Design, DesignFileError, load_design
+from convstudio.core.shapes import infer_shapes
+from convstudio.core.training.classifier_output import classifier_problem
 from convstudio.core.training.run_folder import RunFolder, RunFolderError, WeightsChoice, load_checkpoint
 
 UNTRAINED_MEAN, UNTRAINED_STD = 0.5, 0.25
@@ -63,6 +65,11 @@ def _check_images(design: Design, source: str) -> None:
     if design.input.depth is not None:
         raise InspectionError(f"{source}: the design takes volumes (depth {design.input.depth}); "
                               "inspect shows images, so use a design with 2-D input")
+    # Top-5, saliency and Grad-CAM need one score per class; an impossible design is
+    # left to build_model, whose message names the layer at fault.
+    problem = classifier_problem(infer_shapes(design))
+    if problem is not None:
+        raise InspectionError(f"{source}: {problem}")
 
 
 def load_run_subject(run_dir: str | Path, weights: WeightsChoice | None = None, data: DatasetSplits | None = None,
@@ -73,6 +80,7 @@ def load_run_subject(run_dir: str | Path, weights: WeightsChoice | None = None, 
     """
     folder = RunFolder(Path(run_dir))
     try:
+        folder.check_resumable()  # a folder without a run's design and settings: say what a run holds
         design = folder.design()
         path = folder.weights_path(weights)
         settings = folder.settings()
@@ -90,10 +98,21 @@ def load_run_subject(run_dir: str | Path, weights: WeightsChoice | None = None, 
         data = _dataset(settings)
     model.eval()
     count = _output_count(model, design)
-    mean = data.mean if data is not None else (UNTRAINED_MEAN,) * design.input.channels
-    std = data.std if data is not None else (UNTRAINED_STD,) * design.input.channels
-    return Subject(design, model, f"run {folder.path} ({path.name})", _class_names(count, data), tuple(mean),
-                   tuple(std), data, trained=True)
+    mean, std = _normalisation(data, design.input.channels)
+    return Subject(design, model, f"run {folder.path} ({path.name})", _class_names(count, data), mean,
+                   std, data, trained=True)
+
+
+def _normalisation(data: DatasetSplits | None, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation for a design taking ``channels`` channels.
+
+    The dataset's own statistics when its images have that many channels; otherwise
+    (no dataset, or images converted from colour to grey or back to fit the design)
+    the untrained defaults, one value per channel the network takes.
+    """
+    if data is not None and len(data.mean) == channels:
+        return tuple(data.mean), tuple(data.std)
+    return (UNTRAINED_MEAN,) * channels, (UNTRAINED_STD,) * channels
 
 
 def _dataset(settings) -> DatasetSplits:
@@ -123,11 +142,8 @@ def load_design_subject(design_path: str | Path | None = None, design: Design | 
     except DesignShapeError as error:
         raise InspectionError(f"{source}: {error}") from None
     count = _output_count(model, design)
-    channels = design.input.channels
-    mean = data.mean if data is not None else (UNTRAINED_MEAN,) * channels
-    std = data.std if data is not None else (UNTRAINED_STD,) * channels
-    return Subject(design, model, f"untrained design {source}", _class_names(count, data), tuple(mean), tuple(std),
-                   data)
+    mean, std = _normalisation(data, design.input.channels)
+    return Subject(design, model, f"untrained design {source}", _class_names(count, data), mean, std, data)
 
 
 def design_dataset(design: Design) -> DatasetSplits:

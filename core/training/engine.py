@@ -32,10 +32,23 @@ from convstudio.core.training.compiled import CompiledForward, compile_message
 from convstudio.core.training.records import (
     CompileReport, EndReason, EpochRecord, Record, RunEnded, RunStarted, StepRecord,
 )
-from convstudio.core.training.run_folder import RunFolder, RunFolderError, load_checkpoint, save_checkpoint
+from convstudio.core.training.run_folder import (RunFolder, RunFolderError, load_checkpoint, save_checkpoint,
+                                                 unreadable_checkpoint_message)
 from convstudio.core.training.settings import TrainingSettings
-from convstudio.core.training.setup import PreparedRun, TrainingSetupError, prepare_run
+from convstudio.core.training.setup import DataLoadingStopped, PreparedRun, TrainingSetupError, prepare_run
 from convstudio.core.training.transfer import hold_frozen_statistics, set_frozen
+
+
+def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None) -> None:
+    """Back-propagate ``loss`` and take the optimizer's step; through ``scaler`` when float16 needs one."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
 
 
 class TrainingRun:
@@ -46,12 +59,15 @@ class TrainingRun:
     moment can be resumed. A folder that holds another run is refused unless
     ``overwrite``. With ``resume=True`` the run continues from the checkpoint in
     ``run_dir`` (from epoch 1 when it has none yet) with the design and
-    settings stored there.
+    settings stored there. ``data_progress(done, total)`` hears how the data
+    load goes (an image folder's first decoding, in images); a stop while the
+    folder decodes cancels the decoding.
     """
 
     def __init__(self, design: Design | None, settings: TrainingSettings | None, run_dir: str | Path | None = None,
                  *, control: RunControl | None = None, resume: bool = False, data=None, model=None,
-                 download: bool = False, overwrite: bool = False):
+                 download: bool = False, overwrite: bool = False,
+                 data_progress: Callable[[int, int], None] | None = None):
         self.folder = RunFolder(Path(run_dir)) if run_dir is not None else None
         if resume:
             if self.folder is None:
@@ -69,6 +85,7 @@ class TrainingRun:
         self._model = model
         self._download = download  # fetch a missing torchvision dataset before training
         self._overwrite = overwrite
+        self._data_progress = data_progress
         self._epochs_done = 0  # finished epochs, for the status an interruption leaves
         self._best_weights: dict[str, torch.Tensor] | None = None
         self._stop_agreed = False  # several processes: every rank has seen a stop request (see _read_back)
@@ -104,6 +121,7 @@ class TrainingRun:
 
         Setup problems raise TrainingSetupError before anything is yielded;
         everything that goes wrong later ends the run with a RunEnded saying why.
+        A stop while an image folder decodes yields only RunEnded (stopped, no epochs).
         """
         wants_gpu = self.settings.device in ("auto", "cuda") and torch.cuda.is_available()
         self.group = join_process_group("cuda" if wants_gpu else "cpu")
@@ -116,7 +134,13 @@ class TrainingRun:
             created = True
         try:
             self.prepared = prepare_run(self.design, self.settings, self._data, self._model, self.group,
-                                        self._download)
+                                        self._download, data_progress=self._data_progress,
+                                        should_stop=lambda: self.control.stop_requested)
+        except DataLoadingStopped as stopped:
+            yield self._stopped_while_loading(str(stopped))
+            if self.group.is_distributed:
+                leave_process_group()
+            return
         except Exception:
             if created:  # a run that cannot start (bad input): leave no folder behind
                 self._writer.discard()
@@ -156,6 +180,17 @@ class TrainingRun:
 
     # ----- setup and resume --------------------------------------------------------------------
 
+    def _stopped_while_loading(self, detail: str) -> RunEnded:
+        """The end of a run stopped while its data loaded; run.json says so (a resumed checkpoint's stays)."""
+        # A resumed run's checkpoint is untouched: its run.json still says how it ended before.
+        checkpointed = self.resume and self.folder.checkpoint_path.is_file()
+        message = (f"stopped by {self.control.stop_reason} before training began ({detail}); nothing was trained, "
+                   + ("a resume continues from the last checkpoint" if checkpointed else "a resume starts at epoch 1"))
+        if self._writer is not None and not checkpointed:
+            self._writer.write_status("ended", reason=EndReason.STOPPED.value, message=message, epochs_completed=0)
+        return RunEnded(EndReason.STOPPED, message, 0, None, None,
+                        run_dir=str(self.folder.path) if self.folder else None)
+
     def _start(self) -> tuple[int, int]:
         """Create or reopen the run folder; returns (first epoch, steps done)."""
         prepared = self.prepared
@@ -173,9 +208,14 @@ class TrainingRun:
                 self._writer.restart()
             return 0, 0
         state = load_checkpoint(self.folder.checkpoint_path, prepared.device)
-        prepared.model.load_state_dict(state["model"])
-        prepared.optimizer.load_state_dict(state["optimizer"])
-        prepared.scheduler.load_state_dict(state["scheduler"])
+        try:
+            prepared.model.load_state_dict(state["model"])
+            prepared.optimizer.load_state_dict(state["optimizer"])
+            prepared.scheduler.load_state_dict(state["scheduler"])
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            # a torch file, but not this run's checkpoint (other keys, another design's tensors):
+            # torch's text lists every tensor, so name the file and the way out instead
+            raise RunFolderError(unreadable_checkpoint_message(self.folder.checkpoint_path)) from None
         torch.set_rng_state(state["rng_cpu"].cpu())
         if "rng_cuda" in state and prepared.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"].cpu(), prepared.device)
@@ -296,13 +336,7 @@ class TrainingRun:
                     with autocast():
                         logits = forward(images)
                         loss = F.cross_entropy(logits.float(), labels)
-                    if scaler is not None:
-                        scaler.scale(loss).backward()
-                        scaler.step(optimizer)
-                        scaler.update()
-                    else:
-                        loss.backward()
-                        optimizer.step()
+                    backward_and_step(loss, optimizer, scaler)
                 scheduler.step()
                 if isinstance(forward, CompiledForward):
                     compiling = forward.step_done(prepared.device)

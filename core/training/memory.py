@@ -67,7 +67,7 @@ def estimate_training_memory(report: DesignReport, batch_size: int, optimizer: s
         parameters=2 * FLOAT_BYTES * params,
         optimizer_state=FLOAT_BYTES * params * optimizer_values_per_parameter(optimizer, momentum),
         activations=2 * FLOAT_BYTES * report.activation_values * batch_size,
-        layers=PER_LAYER_BYTES * len(report.layers),
+        layers=PER_LAYER_BYTES * sum(1 for _ in report.walk()),  # layers inside blocks count too
         batch_size=batch_size,
     )
 

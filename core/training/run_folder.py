@@ -120,6 +120,9 @@ class RunFolder:
 
     def check_resumable(self) -> None:
         """Refuse a folder that is not a run (missing, or without the run's design and settings)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"{self.path} is a file, not a run folder: --resume takes the folder of a run "
+                                 f"({WHAT_A_RUN_HOLDS})")
         if not self.path.is_dir():
             raise RunFolderError(f"{self.path}: no such folder; --resume takes the folder of a run ({WHAT_A_RUN_HOLDS})")
         missing = [name for name in ("design.json", "settings.json") if not (self.path / name).is_file()]
@@ -181,8 +184,36 @@ class RunFolder:
             return TrainingSettings.model_validate_json(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RunFolderError(f"{file}: missing; is {self.path} a ConvStudio run folder?") from None
-        except ValueError as error:
-            raise RunFolderError(f"{file}: not valid training settings: {error}") from None
+        except ValueError as error:  # not JSON, or a field pydantic refuses: one sentence, not pydantic's dump
+            raise RunFolderError(f"{file} cannot be read ({_first_problem(error)}): restore it from a copy, or "
+                                 "start a new run from the run's design.json") from None
+
+    def train_on_to(self, epochs: int) -> tuple[TrainingSettings, str]:
+        """Set a resumable run to end after ``epochs`` epochs: the new settings (saved) and a note saying so.
+
+        Refuses (RunFolderError) a count the run has reached already, and a
+        one-cycle schedule, whose length is part of its checkpointed state.
+        The note says how the schedule changes: a cosine schedule's length is
+        the run's, so it stretches (the learning rate rises from where it was).
+        """
+        settings = self.settings()
+        if epochs == settings.epochs:
+            return settings, ""
+        done = max((row.get("epoch", 0) for row in self.read_lines("metrics.jsonl")), default=0)
+        if epochs <= done:
+            raise RunFolderError(f"{self.path} has finished {done} epochs already: give --epochs more than {done} "
+                                 f"to train on, or leave --epochs out to end at its {settings.epochs}")
+        if settings.schedule == "one_cycle":
+            raise RunFolderError(f"{self.path} uses the one_cycle schedule, whose length ({settings.epochs} epochs) "
+                                 "is fixed in its checkpoint: resume without --epochs, or start a new run to "
+                                 "train longer")
+        new = settings.model_copy(update={"epochs": epochs})
+        note = f"training on to {epochs} epochs (the run was set for {settings.epochs})"
+        if settings.schedule == "cosine":
+            note += ("; the cosine schedule now spans the new length, so the learning rate jumps to where "
+                     f"{epochs} epochs' schedule would be")
+        atomic_write_text(self.path / "settings.json", new.model_dump_json(indent=2) + "\n")
+        return new, note
 
     def append_lines(self, name: str, rows: list[dict[str, Any]]) -> None:
         """Append JSON lines (metrics.jsonl, steps.jsonl)."""
@@ -234,9 +265,10 @@ class RunFolder:
     def status(self) -> dict[str, Any]:
         """The contents of run.json (empty if missing)."""
         try:
-            return json.loads((self.path / "run.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            status = json.loads((self.path / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, torn, not text: unknown (a resume rewrites it)
             return {}
+        return status if isinstance(status, dict) else {}
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -256,5 +288,29 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise RunFolderError(f"{path}: no checkpoint; the run has not finished an epoch yet") from None
-    except Exception as error:  # unpickling refusals, truncated files
-        raise RunFolderError(f"{path}: not a readable checkpoint ({error})") from None
+    except Exception:  # unpickling refusals, truncated files: torch's text runs to paragraphs, so name the file
+        raise RunFolderError(unreadable_checkpoint_message(Path(path))) from None
+
+
+def unreadable_checkpoint_message(path: Path) -> str:
+    """One sentence for a checkpoint that cannot be read, with what to do about it."""
+    if path.name == "checkpoint.pt":
+        fix = "delete it to restart the run from epoch 1, or restore it"
+    elif path.name == "best.pt":
+        fix = "delete it (the run's checkpoint.pt keeps its last weights), or restore it"
+    else:
+        fix = "give a checkpoint ConvStudio wrote (a run's checkpoint.pt or best.pt)"
+    return f"{path} cannot be read (truncated or not a checkpoint): {fix}"
+
+
+def _first_problem(error: ValueError) -> str:
+    """The first thing pydantic (or the JSON parser) found wrong, in a few words."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        if first["type"] == "json_invalid":
+            return "not valid JSON"
+        where = ".".join(map(str, first["loc"]))
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(error).splitlines()[0]

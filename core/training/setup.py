@@ -32,6 +32,14 @@ from convstudio.core.training.transfer import (
 )
 
 
+class DataLoadingStopped(Exception):
+    """The run was asked to stop (Stop, Ctrl-C) while its data loaded: the image folder's decoding was cancelled.
+
+    Nothing trained; :class:`~core.training.engine.TrainingRun` ends the run as
+    stopped before training began.
+    """
+
+
 class TrainingSetupError(Exception):
     """A run that cannot start, with a message saying why and how to fix it.
 
@@ -118,27 +126,35 @@ def data_memory_budget(device: torch.device) -> int | None:
 
 
 def load_data(settings: TrainingSettings, download: bool = False, progress=None,
-              device: torch.device | None = None) -> DatasetSplits:
+              device: torch.device | None = None, should_stop=None) -> DatasetSplits:
     """The dataset the settings name (fetched first when ``download``), or TrainingSetupError saying how to get it.
 
     With ``device``, an image folder larger than :func:`data_memory_budget` stays on disk.
+    ``progress(done, total)`` counts an image folder's decoded images (a
+    download's bytes); ``should_stop()`` cancels a first decoding with
+    :class:`DataLoadingStopped`.
     """
     try:
         return load_dataset(settings.dataset, val_fraction=settings.val_fraction, seed=settings.seed,
                             limit=settings.data_limit, download=download, progress=progress,
                             skip_unreadable=settings.skip_unreadable,
-                            memory_budget=data_memory_budget(device) if device is not None else None)
+                            memory_budget=data_memory_budget(device) if device is not None else None,
+                            should_stop=should_stop)
     except DatasetUnavailable as error:
+        if should_stop is not None and should_stop():  # the decoding ended because it was cancelled
+            raise DataLoadingStopped(str(error)) from None
         downloadable = error.dataset in DATASET_NAMES and error.dataset != "shapes" and error.folder is not None
         raise TrainingSetupError(str(error), error.dataset if downloadable else None) from None
 
 
 def prepare_run(design: Design, settings: TrainingSettings, data: DatasetSplits | None = None,
                 model: DesignNet | None = None, group: ProcessGroup = SINGLE_PROCESS,
-                download: bool = False) -> PreparedRun:
+                download: bool = False, *, data_progress=None, should_stop=None) -> PreparedRun:
     """Build the model and data pipeline for ``design`` as ``settings`` say.
 
     ``model`` may be given (for example with transferred weights); it is moved to the device.
+    Unless ``data`` is given, the data load reports to ``data_progress`` and
+    ``should_stop`` cancels it (see :func:`load_data`).
     With several processes (``group``), batches are global batches of
     ``batch_size * world_size`` that each process slices (see core.training.distributed).
     """
@@ -153,7 +169,8 @@ def prepare_run(design: Design, settings: TrainingSettings, data: DatasetSplits 
     report = check_design_trainable(design)
     if model is None:
         check_memory(report, settings, device)
-    data = data if data is not None else load_data(settings, download, device=device)
+    if data is None:
+        data = load_data(settings, download, data_progress, device=device, should_stop=should_stop)
     check_design_fits_data(design, data)
     if model is None:
         try:

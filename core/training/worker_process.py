@@ -4,7 +4,8 @@ A training thread inside the GUI process shares the GIL with the GUI's Python
 work (drawing charts), which cost the engine up to half its speed; a child
 process runs at the headless engine's speed. :func:`train_job` is the job (see
 :mod:`core.jobs`): it trains as a :class:`RunRequest` says and emits the
-engine's records, step records batched, the rare ones at once.
+engine's records, step records batched, the rare ones at once, and, while an
+image folder decodes before the first batch, :class:`DataProgress` records.
 :class:`TrainingProcess` runs it in a spawned process (or, ``backend="thread"``,
 on a thread: for measuring what the process buys). The design and settings
 cross the boundary as JSON; pause, resume and stop are events the engine reads
@@ -13,6 +14,7 @@ through its :class:`~core.training.control.RunControl`.
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 from convstudio.core.jobs import FLUSH_SECONDS, Backend, BackgroundJob, JobContext, JobError, run_job
 
 EXAMPLE_COUNT = 32  # test images whose predictions come back when a run ends
+DATA_PROGRESS_SECONDS = 0.1  # a decoding image folder reports at most 10 times a second (and always its end)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,36 @@ class ExamplesReady:
     """Predictions on a few test images, sent just before the RunEnded record."""
 
     examples: Any  # core.training.predictions.ExamplePredictions
+
+
+@dataclass(frozen=True)
+class DataProgress:
+    """How far the run's image folder has been decoded, sent before RunStarted while it loads.
+
+    ``done`` of ``total`` images; ``done == total`` once it is decoded (or was
+    found decoded before), when the run goes on preparing. Stop cancels a
+    decoding that has not finished: the run then ends as stopped before training.
+    """
+
+    done: int
+    total: int
+    dataset: str  # the folder, as the settings name it
+
+
+class _DataProgressSender:
+    """Turns the data load's ``(done, total)`` reports into :class:`DataProgress` records, a few a second."""
+
+    def __init__(self, job: JobContext) -> None:
+        self.job = job
+        self.dataset = ""
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and done > 0 and now - self._last < DATA_PROGRESS_SECONDS:
+            return
+        self._last = now
+        self.job.emit(DataProgress(int(done), int(total), self.dataset), urgent=True)
 
 
 def train_job(job: JobContext, request: RunRequest) -> None:
@@ -66,18 +99,22 @@ def _train(job: JobContext, request: RunRequest) -> None:
 
     design = design_from_json(request.design_json, "the design") if request.design_json else None
     settings = TrainingSettings.model_validate_json(request.settings_json) if request.settings_json else None
-    run = TrainingRun(design, settings, request.run_dir, control=job.control, resume=request.resume)
+    progress = _DataProgressSender(job)
+    run = TrainingRun(design, settings, request.run_dir, control=job.control, resume=request.resume,
+                      data_progress=progress)
+    # The app never downloads in the run (its dataset chooser does): reports come from an image folder only.
+    progress.dataset = run.settings.dataset
     for record in run.records():
         if not isinstance(record, RunEnded):
             job.emit(record, urgent=not isinstance(record, StepRecord))
             continue
         job.flush()  # the last steps show while the examples are predicted
         examples = None
-        prepared = run.prepared
+        prepared = run.prepared  # None when stopped while the data loaded: nothing to predict or save
         if record.test_accuracy is not None and not job.abandoned and request.example_count > 0:
             examples = predict_examples(prepared.model, prepared.data, prepared.device, request.example_count)
             job.emit(ExamplesReady(examples))
-        if record.run_dir is not None:
+        if record.run_dir is not None and prepared is not None:
             save_results(record.run_dir, record, tuple(prepared.data.classes), examples)
         job.emit(record, urgent=True)
 

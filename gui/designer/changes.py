@@ -138,6 +138,22 @@ def follow(changes: Changes, count_after: int) -> int | None:
     return min(target, count_after - 1)
 
 
+def follow_shift(positions: list, change: Change) -> bool:
+    """Apply an insert, removal or move to ``positions`` (one entry per layer; None for a new one).
+
+    Returns False, leaving ``positions`` alone, for any other change.
+    """
+    if isinstance(change, Inserted):
+        positions[change.index:change.index] = [None] * change.count
+    elif isinstance(change, Removed):
+        del positions[change.index:change.index + change.count]
+    elif isinstance(change, Moved):
+        positions.insert(change.target, positions.pop(change.source))
+    else:
+        return False
+    return True
+
+
 def old_positions(changes: Changes, count_before: int, count_after: int) -> list[int | None]:
     """For each layer after the edit, its position before (None: new, replaced or its fields changed).
 
@@ -146,13 +162,9 @@ def old_positions(changes: Changes, count_before: int, count_after: int) -> list
     """
     positions: list[int | None] = list(range(count_before))
     for change in changes:
-        if isinstance(change, Inserted):
-            positions[change.index:change.index] = [None] * change.count
-        elif isinstance(change, Removed):
-            del positions[change.index:change.index + change.count]
-        elif isinstance(change, Moved):
-            positions.insert(change.target, positions.pop(change.source))
-        elif isinstance(change, LayerChanged):
+        if follow_shift(positions, change):
+            continue
+        if isinstance(change, LayerChanged):
             positions[change.index] = None
         elif isinstance(change, Replaced):
             return [None] * count_after

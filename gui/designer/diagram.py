@@ -7,15 +7,14 @@ Layers that keep the shape (batch norm, dropout, activations) are named under
 the box they act on. Blocks add lanes: a residual block's skip connection is
 an arc over its body, a concat block's branches run side by side, and each
 block's output is a box of its own with the shapes that meet at its merge
-(:mod:`~convstudio.gui.designer.diagram_blocks`). The same painting code draws
-the widget, the PNG and the SVG export.
+(:mod:`~convstudio.gui.designer.diagram_blocks`). The boxes' sizes and labels
+are :mod:`~convstudio.gui.designer.diagram_volumes`'s. The same painting code
+draws the widget, the PNG and the SVG export.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
@@ -25,9 +24,11 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
-from convstudio.core.shape_records import Shape, format_shape
 from convstudio.gui import theme
 from convstudio.gui.designer.diagram_blocks import BlockLayout, block_layout
+from convstudio.gui.designer.diagram_volumes import (
+    GAP, Volume, appearance, changed_span, extra_lines, pixmap_left, volume_for,
+)
 from convstudio.gui.designer.document import DesignDocument
 from convstudio.gui.designer.stack_rows import has_blocks
 
@@ -35,110 +36,9 @@ _SHAPE_KEEPING = frozenset({"batchnorm", "dropout", "activation", "softmax"})
 _HUES = {"input": None, "conv": 212, "pool": 28, "vector": 140, "merge": 280}
 _ARC_STEP = 12.0  # px between the arcs of nested residual blocks
 _MARGIN = 16.0
-_GAP = 26.0
 _LABEL_GAP = 8.0
 _LABEL_WIDTHS_LIMIT = 4096  # volumes' label widths kept
 _SHRINK_STEP = 96  # px: the widget keeps its width while the volumes take at most this much less
-
-
-def spatial_px(size: int | None) -> float:
-    """Drawn height of a spatial size, logarithmic: 32 -> 114 px, 8 -> 74 px, 1 -> 14 px."""
-    if size is None:
-        return 40.0
-    return min(190.0, 14.0 + 20.0 * math.log2(max(size, 1)))
-
-
-def channel_px(channels: int | None) -> float:
-    """Drawn thickness of a channel count: 3 -> 13 px, 64 -> 40 px, 512 -> 58 px."""
-    if channels is None:
-        return 10.0
-    return min(64.0, 4.0 + 6.0 * math.log2(max(channels, 1)))
-
-
-def vector_px(values: int | None) -> float:
-    """Drawn height of a flat vector: 10 -> 56 px, 500 -> 135 px, 4096 -> 178 px."""
-    if values is None:
-        return 40.0
-    return min(200.0, 10.0 + 14.0 * math.log2(max(values, 1)))
-
-
-@dataclass
-class Volume:
-    """One box of the diagram, with its geometry and labels (x is its left edge)."""
-
-    title: str
-    shape_text: str
-    extras: list[str]
-    category: str  # input, conv, pool or vector
-    state: str  # ok, error or affected
-    height: float
-    thickness: float
-    depth: float  # receding side, drawn up and to the right
-    x: float = 0.0
-    width: float = 0.0  # of box and labels together
-    band: int = 0  # the lane it runs in (designs with blocks: branches and shortcuts below the main lane)
-
-
-@functools.lru_cache(maxsize=4096)
-def _geometry(kind: str, shape: Shape | None) -> tuple[str, str, float, float, float]:
-    """(shape text, category, height, thickness, depth) of a layer's box: the same for the same output."""
-    category = ("conv" if kind.startswith("conv") else "pool" if "pool" in kind
-                else "input" if kind == "input" else "merge" if kind == "merge" else "vector")
-    if shape is not None and len(shape) == 1:
-        height, thickness, depth = vector_px(shape[0]), 8.0, 6.0
-        category = "vector" if category not in ("input", "merge") else category
-    elif shape is not None:
-        height = spatial_px(shape[-2])
-        thickness = channel_px(shape[0])
-        depth = 0.45 * spatial_px(shape[-1])
-    else:
-        height, thickness, depth = 40.0, 10.0, 18.0
-    return format_shape(shape), category, height, thickness, depth
-
-
-def _volume_for(title: str, kind: str, shape: Shape | None, state: str) -> Volume:
-    text, category, height, thickness, depth = _geometry(kind, shape)
-    return Volume(title, text, [], category, state, height, thickness, depth)
-
-
-def _extra_lines(volume: Volume) -> list[str]:
-    """The shape-keeping layers under a box, in at most two lines."""
-    extras = volume.extras
-    return extras if len(extras) <= 2 else [extras[0], f"+{len(extras) - 1} more"]
-
-
-def _appearance(volume: Volume, max_height: float, ratio: float) -> tuple:
-    """Everything that decides how ``volume`` is drawn, except where (its cached pixmap's key)."""
-    return (volume.title, volume.shape_text, tuple(volume.extras), volume.category, volume.state,
-            volume.height, volume.thickness, volume.depth, volume.width, max_height, ratio)
-
-
-def _pixmap_left(volume: Volume) -> int:
-    """Where the cached picture of ``volume`` (with its labels) begins: a whole pixel."""
-    return math.floor(volume.x - _GAP / 2)
-
-
-def _changed_span(before: list[Volume], after: list[Volume], width: float) -> tuple[float, float] | None:
-    """The horizontal span (left, right) where ``after`` is drawn differently from ``before``, or None.
-
-    Volumes equal at the start and at the end (position included) are drawn
-    the same; everything between the first and last difference is repainted,
-    labels included (they reach half a gap beyond a volume on each side).
-    """
-    start = 0
-    limit = min(len(before), len(after))
-    while start < limit and before[start] == after[start]:
-        start += 1
-    if start == len(before) == len(after):
-        return None
-    end_before, end_after = len(before), len(after)
-    while end_before > start and end_after > start and before[end_before - 1] == after[end_after - 1]:
-        end_before -= 1
-        end_after -= 1
-    changed = before[start:end_before] + after[start:end_after]
-    left = min(volume.x for volume in changed) - _GAP
-    right = max(volume.x + volume.width for volume in changed) + _GAP
-    return max(0.0, left), min(width, right)
 
 
 class NetworkDiagram(QWidget):
@@ -190,7 +90,7 @@ class NetworkDiagram(QWidget):
             self.updateGeometry()
             self.update()
             return
-        span = _changed_span(before, self.volumes, self._content.width())
+        span = changed_span(before, self.volumes, self._content.width())
         if span is not None:
             left, right = span
             self.update(int(left), 0, int(math.ceil(right - left)) + 1, self._content.height())
@@ -203,8 +103,8 @@ class NetworkDiagram(QWidget):
         report = self.document.report
         design = self.document.design
         if has_blocks(design.layers):
-            self._blocks = block_layout(report, design.layers, _volume_for("input", "input", report.input_shape, "ok"),
-                                        _volume_for, self._measure, self.document.collapsed)
+            self._blocks = block_layout(report, design.layers, volume_for("input", "input", report.input_shape, "ok"),
+                                        volume_for, self._measure, self.document.collapsed)
             self.volumes = self._blocks.volumes
             self._layout_blocks()
             self._pixmaps = {}
@@ -212,19 +112,19 @@ class NetworkDiagram(QWidget):
         self._blocks = None
         self._headroom = self._band_pitch = 0.0
         first_problem = report.problems[0].index if report.problems else None
-        volumes = [_volume_for("input", "input", report.input_shape, "ok")]
+        volumes = [volume_for("input", "input", report.input_shape, "ok")]
         for shape in report.layers:
             state = ("error" if shape.problem is not None
                      else "affected" if first_problem is not None and shape.index > first_problem else "ok")
             if shape.kind in _SHAPE_KEEPING and state != "error":
                 volumes[-1].extras.append(shape.name)
                 continue
-            volumes.append(_volume_for(shape.name, shape.kind, shape.output_shape, state))
+            volumes.append(volume_for(shape.name, shape.kind, shape.output_shape, state))
         self.volumes = volumes
         self._layout()
         # Keep the pixmaps of volumes still shown; the others will not be asked for again soon.
         ratio = self.devicePixelRatioF()
-        keep = {_appearance(volume, self._max_height, ratio) for volume in volumes}
+        keep = {appearance(volume, self._max_height, ratio) for volume in volumes}
         self._pixmaps = {key: pixmap for key, pixmap in self._pixmaps.items() if key in keep}
 
     def _text_width(self, text: str, bold: bool, metrics: QFontMetricsF) -> float:
@@ -244,7 +144,7 @@ class NetworkDiagram(QWidget):
 
     def _measure(self, volume: Volume) -> float:
         """How wide ``volume`` is drawn: its box or its widest label (title bold, the rest small)."""
-        labels = (volume.title, volume.shape_text, *_extra_lines(volume))
+        labels = (volume.title, volume.shape_text, *extra_lines(volume))
         label_widths = self._label_widths
         width = label_widths.get(labels)
         if width is None:
@@ -264,7 +164,7 @@ class NetworkDiagram(QWidget):
         """Sizes of a design with blocks: lanes one above another, room for the arcs above them."""
         blocks = self._blocks
         self._max_height = max((v.height + v.depth * 0.75 for v in self.volumes), default=0.0)
-        most_extras = max((len(_extra_lines(v)) for v in self.volumes), default=0)
+        most_extras = max((len(extra_lines(v)) for v in self.volumes), default=0)
         lane = 2 * _MARGIN + 8 + self._max_height + _LABEL_GAP + self._label_height(1 + most_extras)
         self._headroom = _ARC_STEP * blocks.levels + (14.0 if blocks.levels else 0.0)
         self._band_pitch = lane + self._headroom  # every lane has room for arcs above it
@@ -279,15 +179,15 @@ class NetworkDiagram(QWidget):
         self._max_height = max((v.height + v.depth * 0.75 for v in self.volumes), default=0.0)
         most_extras = 0
         for volume in self.volumes:
-            most_extras = max(most_extras, len(_extra_lines(volume)))
+            most_extras = max(most_extras, len(extra_lines(volume)))
             width = self._measure(volume)
             volume.width = width
             volume.x = x
-            x += width + _GAP
+            x += width + GAP
         lines = 1 + most_extras
         label_height = title_metrics.height() + lines * small_metrics.height() + 4
         height = 2 * _MARGIN + 8 + self._max_height + _LABEL_GAP + label_height
-        self._content = QSize(int(x - _GAP + _MARGIN), int(math.ceil(height)))
+        self._content = QSize(int(x - GAP + _MARGIN), int(math.ceil(height)))
         # The widget grows with the volumes but shrinks only by a step: spinning a value up and
         # down then leaves the scroll bar (and the volumes after the changed one) as they are.
         width = self._content.width()
@@ -372,13 +272,13 @@ class NetworkDiagram(QWidget):
                                        rect.bottomRight() + QPointF(dx, -dy), rect.bottomRight()]))
         painter.setBrush(front)
         painter.drawRect(rect)
-        left_edge, span = volume.x - _GAP / 2 + 2, volume.width + _GAP - 4
+        left_edge, span = volume.x - GAP / 2 + 2, volume.width + GAP - 4
         if self._blocks is not None:
             # Links run under the labels: a patch of background keeps the text readable over them.
             widths = [self._text_width(volume.title, True, self._font_metrics()[0])]
             widths += [self._text_width(label, False, self._font_metrics()[1])
-                       for label in (volume.shape_text, *_extra_lines(volume))]
-            height = title_line + line * (1 + len(_extra_lines(volume)))
+                       for label in (volume.shape_text, *extra_lines(volume))]
+            height = title_line + line * (1 + len(extra_lines(volume)))
             width = max(widths) + 4
             painter.fillRect(QRectF(volume.x + volume.width / 2 - width / 2, label_top, width, height),
                              palette.color(QPalette.ColorRole.Base))
@@ -389,7 +289,7 @@ class NetworkDiagram(QWidget):
         y = label_top + title_line
         painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, volume.shape_text)
         painter.setPen(muted)
-        for extra in _extra_lines(volume):
+        for extra in extra_lines(volume):
             y += line
             painter.drawText(QRectF(left_edge, y, span, line), Qt.AlignmentFlag.AlignHCenter, extra)
 
@@ -455,11 +355,11 @@ class NetworkDiagram(QWidget):
     def _volume_pixmap(self, volume: Volume, palette: QPalette) -> QPixmap:
         """``volume`` with its labels, drawn once and kept while it looks the same."""
         ratio = self.devicePixelRatioF()
-        key = _appearance(volume, self._max_height, ratio)
+        key = appearance(volume, self._max_height, ratio)
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
-            left = _pixmap_left(volume)
-            width, height = volume.x + volume.width + _GAP / 2 - left, self._content.height()
+            left = pixmap_left(volume)
+            width, height = volume.x + volume.width + GAP / 2 - left, self._content.height()
             pixmap = QPixmap(int(math.ceil(width * ratio)), int(math.ceil(height * ratio)))
             pixmap.setDevicePixelRatio(ratio)
             pixmap.fill(palette.color(QPalette.ColorRole.Base))
@@ -488,8 +388,8 @@ class NetworkDiagram(QWidget):
             painter.end()
             return
         for volume in self.volumes:
-            left = _pixmap_left(volume)
-            if left > area.right() or volume.x + volume.width + _GAP / 2 < area.left():
+            left = pixmap_left(volume)
+            if left > area.right() or volume.x + volume.width + GAP / 2 < area.left():
                 continue
             painter.drawPixmap(left, 0, self._volume_pixmap(volume, palette))
         painter.end()

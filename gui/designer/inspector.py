@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QFormLayout, QFrame, QGroupBox, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget,
 )
 
+from convstudio.core.block_editing import stack_fields
 from convstudio.core.design import InputSpec
-from convstudio.core.editing import stack_fields
 from convstudio.core.layer_paths import is_valid_layer_path, layer_at
 from convstudio.core.layers import LAYER_CLASSES, Concat
 from convstudio.gui import theme

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from convstudio.core.design import Design
 from convstudio.core.layer_paths import Path, layer_at, parent_of, stack_at
 from convstudio.core.layers import BLOCK_KINDS, LayerBase, inner_stacks
-from convstudio.gui.designer.changes import INPUT_TARGET, Changes, Inserted, Moved, Removed, Replaced, top_level
+from convstudio.gui.designer.changes import INPUT_TARGET, Changes, Replaced, follow_shift, top_level
 
 INPUT, LAYER, PART, MERGE = "input", "layer", "part", "merge"
 
@@ -199,13 +199,9 @@ def remap_collapsed(collapsed: frozenset, changes: Changes, before: Design, afte
         return collapsed
     positions: list[int | None] = list(range(len(before.layers)))
     for change in top_level(changes):
-        if isinstance(change, Inserted):
-            positions[change.index:change.index] = [None] * change.count
-        elif isinstance(change, Removed):
-            del positions[change.index:change.index + change.count]
-        elif isinstance(change, Moved):
-            positions.insert(change.target, positions.pop(change.source))
-        elif isinstance(change, Replaced):
+        if follow_shift(positions, change):
+            continue
+        if isinstance(change, Replaced):
             return frozenset()
     moved = {old: new for new, old in enumerate(positions) if old is not None}
     kept = set()

@@ -13,10 +13,11 @@ from functools import partial
 from importlib import import_module
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMenu
 
 from convstudio.gui.lab.panel import LabPanel
+from convstudio.gui.lab.panel_docks import PanelDocks
 
 # key, menu text, panel class (module:name, imported on first use: the window shows before torch loads), tip
 EXPERIMENTS: tuple[tuple[str, str, str, str], ...] = (
@@ -25,52 +26,27 @@ EXPERIMENTS: tuple[tuple[str, str, str, str], ...] = (
     ("sweep", "S&weep settings…", "sweep_panel:SweepPanel",
      "Train a grid or random draws of settings and layer fields; compare the trials"),
 )
-FLOATING_SIZE = (1220, 780)
 
 
-class ExperimentsController(QObject):
+class ExperimentsController(PanelDocks):
     """Adds the experiments to a menu and owns their panels."""
 
     def __init__(self, menu: QMenu, make_panel: Callable[[type[LabPanel]], LabPanel], host,
                  show_run: Callable[[Path], None] | None = None, parent: QObject | None = None):
-        super().__init__(parent)
+        super().__init__(make_panel, host, parent)
         self.setObjectName("experimentsController")
-        self._make_panel = make_panel
-        self._host = host
         self._show_run = show_run
-        self.panels: dict[str, LabPanel] = {}
-        self.docks = {}
-        self.actions_ = {}
         menu.addSeparator()
-        for key, text, _, tip in EXPERIMENTS:
-            action = menu.addAction(text)
-            action.setObjectName(f"actionExperiment_{key}")
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            action.triggered.connect(partial(self.open_panel, key))
-            self.actions_[key] = action
+        self._add_actions(menu, EXPERIMENTS, "actionExperiment_")
 
     def open_panel(self, key: str, *_args) -> LabPanel:
         """Show the panel ``key`` (created on first use) and bring it to the front."""
-        if key not in self.panels:
-            location = next(entry[2] for entry in EXPERIMENTS if entry[0] == key)
-            module, name = location.split(":")
-            panel = self._make_panel(getattr(import_module(f"convstudio.gui.experiments.{module}"), name))
-            if self._show_run is not None and hasattr(panel, "open_run_requested"):
-                panel.open_run_requested.connect(self._show_run)
-            self.docks[key] = self._host.add_dock(panel.title, panel, f"experiment_{key}Dock",
-                                                  Qt.DockWidgetArea.RightDockWidgetArea, floating_size=FLOATING_SIZE)
-            self.panels[key] = panel
-        dock = self.docks[key]
-        dock.show()
-        dock.raise_()
-        return self.panels[key]
+        return self._show_docked(key, f"experiment_{key}Dock", partial(self._new_panel, key))
 
-    @property
-    def running(self) -> bool:
-        return any(panel.running for panel in self.panels.values())
-
-    @Slot()
-    def shut_down(self) -> bool:
-        """Cancel running experiments and wait for their workers (the window is closing)."""
-        return all([panel.shut_down() for panel in self.panels.values()])
+    def _new_panel(self, key: str) -> LabPanel:
+        location = next(entry[2] for entry in EXPERIMENTS if entry[0] == key)
+        module, name = location.split(":")
+        panel = self._make_panel(getattr(import_module(f"convstudio.gui.experiments.{module}"), name))
+        if self._show_run is not None and hasattr(panel, "open_run_requested"):
+            panel.open_run_requested.connect(self._show_run)
+        return panel

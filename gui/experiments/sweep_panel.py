@@ -11,6 +11,13 @@ the objective, coloured by the objective), the objective against each varied
 setting, and the trials' validation-loss curves overlaid. "Open this trial's
 run" shows it in the training dashboard; "Use these settings" puts the trial's
 settings and layer values into the design as one undoable edit.
+
+"Resume sweep…" opens a sweep folder (the one holding ``sweep.json``), shows
+its trials in the table at once and trains the rest, as ``convstudio sweep
+--resume`` does (the same :func:`core.experiments.sweeps.run_sweep`). A sweep
+cancelled here stops its running trial with its checkpoint, so it resumes.
+A trial that cannot train on the dataset is listed as impossible before
+anything trains; one that fails is marked failed with its message.
 """
 
 from __future__ import annotations
@@ -24,13 +31,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QSplitter, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from convstudio.core.experiments.sweeps import (
-    OBJECTIVES, SweepError, SweepPlan, SweepReport, TrialFinished, TrialRecord, TrialStarted, apply_to_design,
-    impossible_lines, plan_sweep, ranked, sweep_job,
+    OBJECTIVES, SweepError, SweepPlan, SweepReport, TrialFinished, TrialRecord, TrialsSkipped, TrialStarted,
+    apply_to_design, impossible_lines, load_plan, plan_sweep, ranked, sweep_job, sweep_results,
 )
 from convstudio.core.experiments.variations import VariationError, parse_variations
 from convstudio.core.training.design_settings import with_training
@@ -44,6 +51,8 @@ SYNTAX = ("NAME=V1|V2|V3, NAME=LOW:HIGH, or NAME=LOW:HIGH:log, comma-separated. 
           "(lr, batch_size, optimizer, momentum, beta1, l2, epochs, seed, augmentation.rotate_degrees, ...) or a "
           "layer field layers.N.FIELD with N counted from 1 (layers.5.p, layers.1.out_channels).")
 DEFAULT_VARY = "lr=1e-4:1e-1:log"
+# Statuses whose run.json message is worth a column: why a trial did not train as planned.
+EXPLAINED = ("failed", "impossible", "diverged", "out of memory", "stopped")
 
 
 class NumericItem(QTableWidgetItem):
@@ -129,6 +138,13 @@ class SweepPanel(LabPanel):
         self.add_option("Epochs", self.epochs)
         self.add_option("Training images", self.limit)
         self.add_option("Objective", self.objective)
+        self.resume_button = QPushButton("Resume sweep…", self)
+        self.resume_button.setObjectName("sweepResume")
+        self.resume_button.setToolTip("Open a sweep folder (it holds sweep.json): show its trials and train the "
+                                      "ones not done, as convstudio sweep --resume does")
+        self.resume_button.clicked.connect(self.choose_sweep_to_resume)
+        self._button_row().addWidget(self.resume_button)
+        self._resume: tuple[Path, SweepPlan] | None = None  # the sweep folder the next start continues
 
         self.summary = QLabel(self)
         self.summary.setObjectName("sweepSummary")
@@ -185,8 +201,41 @@ class SweepPanel(LabPanel):
         self._current = ""  # the trial in progress, for the summary line
         self._update_trial_buttons()
 
+    def _button_row(self) -> QHBoxLayout:
+        """The row holding the panel's Run and Cancel buttons (made by LabPanel)."""
+        side = self.run_button.parentWidget().layout()
+        for index in range(side.count()):
+            row = side.itemAt(index).layout()
+            if row is not None and row.indexOf(self.run_button) >= 0:
+                return row
+        raise LookupError("the Run button has no row")
+
     # -- running -----------------------------------------------------------------------------
+    @Slot()
+    def choose_sweep_to_resume(self) -> bool:
+        """Ask for a sweep folder (starting in the design's runs folder) and resume it."""
+        start = design_runs_folder(self.runs_root(), self.document.design.name)
+        if not start.is_dir():
+            start = self.runs_root()
+        folder = QFileDialog.getExistingDirectory(self, "Resume sweep: choose the sweep folder (it holds sweep.json)",
+                                                  str(start))
+        return bool(folder) and self.resume_sweep(Path(folder))
+
+    def resume_sweep(self, folder: str | Path) -> bool:
+        """Show the sweep in ``folder`` and train its trials that are not done; False (with a message) if it cannot."""
+        if self.worker.running:
+            return False
+        try:
+            plan = load_plan(folder)
+        except SweepError as error:
+            self.show_message(str(error), error=True)
+            return False
+        self._resume = (Path(folder), plan)
+        return self.start()
+
     def make_job(self):
+        if self._resume is not None:
+            return self._resume_job()
         design = self.valid_design()
         if design is None:
             return None
@@ -211,12 +260,37 @@ class SweepPanel(LabPanel):
         self.summary.setText(f"{len(plan.possible)} trials to train in {self.folder}")
         return functools.partial(sweep_job, folder=str(self.folder), plan=plan)
 
+    def _resume_job(self):
+        """The job that continues the sweep chosen by :meth:`resume_sweep`, its trials shown first."""
+        (folder, plan), self._resume = self._resume, None
+        self.plan, self.folder = plan, folder
+        self._show_options_of(plan)
+        results = sweep_results(folder, plan)
+        self.show_trials(results)
+        left = [r for r in results if not r.done]
+        self.summary.setText(f"Resuming {folder}: {len(results) - len(left)} of {len(results)} trials done, "
+                             f"{len(left)} to train.")
+        return functools.partial(sweep_job, folder=str(folder), plan=None)
+
     def progress_text(self, done: int, total: int) -> str:
         return f"{100 * done / max(total, 1):.0f} % of the sweep"
 
+    def _show_options_of(self, plan: SweepPlan) -> None:
+        """Show the resumed sweep's own options (what it varies, its trials, epochs, images, objective)."""
+        self.vary.setText(", ".join(variation.text() for variation in plan.variations))
+        self.vary.setCursorPosition(0)
+        self.grid.setChecked(plan.grid)
+        self.trials.setValue(len(plan.trials))
+        self.epochs.setValue(plan.settings.epochs)
+        self.limit.setValue(plan.settings.data_limit or 0)
+        self.objective.setCurrentIndex(max(self.objective.findData(plan.objective), 0))
+
     @Slot(object)
     def on_posted(self, item) -> None:
-        if isinstance(item, TrialStarted):
+        if isinstance(item, TrialsSkipped):
+            self.show_message(f"Skipped {len(item.lines)} combination(s) that cannot train on the dataset:\n"
+                              + "\n".join(item.lines))
+        elif isinstance(item, TrialStarted):
             values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in item.values.items())
             self._current = f"Trial {item.number} of {item.count} ({item.name}): {values}"
             self.summary.setText(self._current)
@@ -236,6 +310,18 @@ class SweepPanel(LabPanel):
             text += f" Best: {best.name} ({self._values_text(best.values)}), {best.objective(report.objective):.4g}."
         self.summary.setText(text)
 
+    @Slot(str)
+    def _on_cancelled(self, message: str) -> None:
+        super()._on_cancelled(message)
+        if self.folder is not None:  # the stopped trial kept its checkpoint: say how to go on
+            self.show_message(f"Cancelled. Resume sweep… and choose {self.folder} trains the rest (the stopped "
+                              "trial continues from its last finished epoch).")
+
+    def _update_buttons(self) -> None:
+        super()._update_buttons()
+        if hasattr(self, "resume_button"):  # LabPanel's constructor calls this before ours made the button
+            self.resume_button.setEnabled(not self.worker.running)
+
     # -- drawing -----------------------------------------------------------------------------
     @staticmethod
     def _values_text(values: dict) -> str:
@@ -249,7 +335,7 @@ class SweepPanel(LabPanel):
         names = [v.name for v in self.plan.variations] if self.plan else sorted({k for r in results for k in r.values})
         objective = self._objective()
         self._results = list(results)
-        columns = ["trial", *names, "best val acc", "best val loss", "epochs", "time (s)", "status"]
+        columns = ["trial", *names, "best val acc", "best val loss", "epochs", "time (s)", "status", "message"]
         self.table.setSortingEnabled(False)
         self.table.clear()
         self.table.setColumnCount(len(columns))
@@ -259,9 +345,13 @@ class SweepPanel(LabPanel):
             cells = [(result.name, result.name), *((result.values.get(n), result.values.get(n)) for n in names),
                      (result.best_val_accuracy, result.best_val_accuracy), (result.best_val_loss, result.best_val_loss),
                      (result.epochs, result.epochs), (result.seconds, result.seconds), (result.status, result.status)]
+            message = result.message if result.status in EXPLAINED else ""
+            cells.append((message, message))
             for column, (value, shown) in enumerate(cells):
                 text = "" if shown is None else (f"{shown:.4g}" if isinstance(shown, float) else str(shown))
                 item = NumericItem(value, text)
+                if message:
+                    item.setToolTip(message)
                 item.setData(Qt.ItemDataRole.UserRole, result.index)
                 if isinstance(value, (int, float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

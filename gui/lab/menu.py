@@ -13,13 +13,13 @@ running experiments are cancelled and their workers waited for.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from importlib import import_module
 
-from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QWidget
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
 from convstudio.gui.lab.panel import LabPanel
+from convstudio.gui.lab.panel_docks import PanelDocks
 
 # key, menu text, panel class (module:name, imported when the panel first opens, so the
 # window shows before torch loads), what the action says in the status bar
@@ -42,58 +42,26 @@ def panel_class(key: str) -> type[LabPanel]:
     location = next(entry[2] for entry in EXPERIMENTS if entry[0] == key)
     module, name = location.split(":")
     return getattr(import_module(f"convstudio.gui.lab.{module}"), name)
-FLOATING_SIZE = (1220, 780)
 
 
-class LabController(QObject):
+class LabController(PanelDocks):
     """Owns the Lab menu and the lab panels of one main window."""
 
     def __init__(self, make_panel: Callable[[type[LabPanel]], LabPanel], host, parent: QObject | None = None):
         """``make_panel(panel_class)`` builds a panel; ``host`` (a PanelHost) docks it."""
-        super().__init__(parent)
+        super().__init__(make_panel, host, parent)
         self.setObjectName("labController")
-        self._make_panel = make_panel
-        self._host = host
-        self.panels: dict[str, LabPanel] = {}
-        self.docks: dict[str, QDockWidget] = {}
         self.menu = QMenu("&Lab", parent if isinstance(parent, QWidget) else None)
         self.menu.setObjectName("menuLab")
         self.menu.setToolTipsVisible(True)
-        self.actions_ = {}
-        for key, text, _, tip in EXPERIMENTS:
-            action = self.menu.addAction(text)
-            action.setObjectName(f"actionLab_{key}")
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            action.triggered.connect(partial(self.open_panel, key))
-            self.actions_[key] = action
+        self._add_actions(self.menu, EXPERIMENTS, "actionLab_")
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shut_down)
 
     def open_panel(self, key: str, *_args) -> LabPanel:
         """Show the panel of experiment ``key`` (created on first use) and bring it to the front."""
-        if key not in self.panels:
-            panel = self._make_panel(panel_class(key))
-            dock = self._host.add_dock(panel.title, panel, f"lab_{key}Dock",
-                                       Qt.DockWidgetArea.RightDockWidgetArea, floating_size=FLOATING_SIZE)
-            self.panels[key] = panel
-            self.docks[key] = dock
-        dock = self.docks[key]
-        dock.show()
-        dock.raise_()
-        return self.panels[key]
-
-    @property
-    def running(self) -> bool:
-        """True while any panel's experiment runs."""
-        return any(panel.running for panel in self.panels.values())
-
-    @Slot()
-    def shut_down(self) -> bool:
-        """Cancel every running experiment and wait for its thread; False if one did not end."""
-        return all([panel.shut_down() for panel in self.panels.values()])
-
+        return self._show_docked(key, f"lab_{key}Dock", lambda: self._make_panel(panel_class(key)))
 
 def install_lab_menu(window) -> QMenu:
     """The "Lab" menu of a main window, which installs it when it is built.

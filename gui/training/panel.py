@@ -34,7 +34,7 @@ from convstudio.gui.training.results_view import ResultsView, results_from_recor
 from convstudio.gui.training.run_controls import PAUSED, RunControls
 from convstudio.gui.training.runs_view import RunsView
 from convstudio.gui.training.scale_out import ScaleOutActions
-from convstudio.gui.training.progress import RunProgress
+from convstudio.gui.training.progress import RunProgress, decoding_status, decoding_text
 from convstudio.gui.training.settings_form import TrainingSettingsForm
 from convstudio.gui.training.worker import TrainingWorker
 
@@ -66,6 +66,8 @@ class TrainPanel(QWidget):
         self.run_dir: Path | None = None
         self._classes: tuple[str, ...] = ()
         self._examples = None
+        self._decoding = False  # the run's image folder is being decoded (before its first batch)
+        self._unstarted_end: str | None = None  # the bar's words for a run that ended before its first batch
 
         self.form = TrainingSettingsForm(self.document, self)
         self.preview = AugmentationPreview(self)
@@ -107,6 +109,7 @@ class TrainPanel(QWidget):
         layout.addWidget(splitter)
 
         self.actions_ = self._make_actions()
+        self.worker.data_progress.connect(self._on_data_progress)
         self.worker.started.connect(self._on_started)
         self.worker.steps.connect(self._on_steps)
         self.worker.epoch.connect(self._on_epoch)
@@ -217,6 +220,7 @@ class TrainPanel(QWidget):
         self.run_dir = run_dir
         self.curves = curves
         self._classes, self._examples = (), None
+        self._decoding, self._unstarted_end = False, None
         self.charts.show_curves(curves)
         self.charts.set_optimizer(optimizer)
         self.charts.prepare_layers(report.parameter_layer_names())
@@ -248,7 +252,9 @@ class TrainPanel(QWidget):
             self.stop_button.setEnabled(False)
         elif self.worker.running:
             self.worker.stop()
-            self.status.setText("Stopping: the run ends before its next batch, then evaluates on the test set…")
+            self.status.setText("Stopping: cancelling the image folder's decoding; nothing has trained yet…"
+                                if self._decoding else
+                                "Stopping: the run ends before its next batch, then evaluates on the test set…")
             self.stop_button.setEnabled(False)
 
     def shut_down(self) -> None:
@@ -263,7 +269,18 @@ class TrainPanel(QWidget):
         return self.controls.model
 
     @Slot(object)
+    def _on_data_progress(self, record) -> None:
+        """An image folder's first decoding (a DataProgress): the bar counts images until the run starts."""
+        self._decoding = record.done < record.total
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * record.done / max(record.total, 1)))
+        self.progress.setFormat(decoding_text(record.done, record.total))
+        if self.stop_button.isEnabled():  # after Stop, the status says the run is stopping
+            self.status.setText(decoding_status(record.dataset, record.done, record.total))
+
+    @Slot(object)
     def _on_started(self, record: RunStarted) -> None:
+        self._decoding = False
         self._classes = record.classes
         progress = self.controls.show_started(record, self.worker.paused)
         self.charts.set_run_length(progress.total_steps)
@@ -290,6 +307,9 @@ class TrainPanel(QWidget):
     @Slot(object)
     def _on_ended(self, ended: RunEnded) -> None:
         name = self.run_dir.name if self.run_dir else ""
+        # Stopped while its image folder decoded: no RunStarted came, so the bar has no epochs to show.
+        unstarted = self.progress_model is None
+        self._unstarted_end = f"{ended.reason.label.capitalize()} before training" if unstarted else None
         self.results.show_results(results_from_record(ended, self._classes, self._examples), name)
         self.controls.show_ended(ended)
         if ended.reason.failed:
@@ -305,6 +325,8 @@ class TrainPanel(QWidget):
     @Slot()
     def _on_finished(self) -> None:
         self.controls.show_finished()
+        if self._unstarted_end:
+            self.progress.setFormat(self._unstarted_end)
         self.runs.refresh()
         self._update_buttons()
 

@@ -1,4 +1,4 @@
-"""The words of a run's progress: epoch, batch, images per second, time left, and its messages (no Qt here)."""
+"""The words of a run's progress: folder decoding, epoch, batch, images per second, time left, messages (no Qt)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,21 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}:{seconds:02d}"
     return f"{seconds} s"
+
+
+def decoding_text(done: int, total: int) -> str:
+    """The bar's words while a run's image folder decodes: ``Decoding image folder: 1,200 of 50,000 images``."""
+    if done >= total:
+        return f"Image folder decoded: {total:,} images"
+    return f"Decoding image folder: {done:,} of {total:,} images"
+
+
+def decoding_status(folder: str, done: int, total: int) -> str:
+    """The status line under the bar while a run's image folder decodes, and once it has."""
+    if done >= total:
+        return f"Image folder {folder} decoded ({total:,} images); preparing the run…"
+    return (f"Decoding the image folder {folder} on all cores, once: later runs open it at once. "
+            "Stop cancels the decoding.")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from convstudio.core.jobs import Backend, JobFailed
 from convstudio.core.training.records import CompileReport, EpochRecord, RunEnded, RunStarted, StepRecord
 from convstudio.core.training.run_folder import RunFolder
-from convstudio.core.training.worker_process import ExamplesReady, RunRequest, TrainingProcess
+from convstudio.core.training.worker_process import DataProgress, ExamplesReady, RunRequest, TrainingProcess
 from convstudio.gui.background import Worker
 
 POLL_HZ = 10  # the child sends at most 10 lists a second
@@ -27,13 +27,16 @@ CLOSE_TIMEOUT_S = 20.0  # closing the window waits this long for the run to end,
 class TrainingWorker(QObject):
     """One run at a time: :meth:`start`, :meth:`pause`, :meth:`resume`, :meth:`stop`, :meth:`shut_down`.
 
-    Signals, in the order a run sends them: ``started(RunStarted)``,
+    Signals, in the order a run sends them: ``data_progress(DataProgress)``
+    while an image folder decodes, ``started(RunStarted)``,
     ``steps(list[StepRecord])`` and ``epoch(EpochRecord)`` repeatedly,
     ``examples(ExamplePredictions)`` when there are test results, then
-    ``ended(RunEnded)``; or ``failed(str)`` when the run could not start or the
+    ``ended(RunEnded)`` (alone, after data_progress, when stopped while the
+    folder decoded); or ``failed(str)`` when the run could not start or the
     child died. ``finished()`` comes last in every case.
     """
 
+    data_progress = Signal(object)  # DataProgress: images of the run's image folder decoded so far
     started = Signal(object)
     steps = Signal(list)
     epoch = Signal(object)
@@ -89,7 +92,7 @@ class TrainingWorker(QObject):
         self.background.resume()
 
     def stop(self) -> None:
-        """Ask the run to end before its next batch; ``ended`` follows once it has evaluated."""
+        """Ask the run to end before its next batch (or cancel its image folder's decoding); ``ended`` follows."""
         self.background.quit()
 
     def shut_down(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
@@ -113,7 +116,9 @@ class TrainingWorker(QObject):
             self._steps.append(item)
             return
         self._send_steps()
-        if isinstance(item, RunStarted):
+        if isinstance(item, DataProgress):
+            self.data_progress.emit(item)
+        elif isinstance(item, RunStarted):
             self.started.emit(item)
         elif isinstance(item, EpochRecord):
             self.epoch.emit(item)

@@ -59,6 +59,18 @@ def curves(widget: pg.PlotWidget) -> list[pg.PlotDataItem]:
             if isinstance(item, pg.PlotDataItem) and item.yData is not None and np.isfinite(item.yData).any()]
 
 
+def column(panel, header: str) -> int:
+    """The sweep table's column with this header."""
+    headers = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())]
+    return headers.index(header)
+
+
+def table_statuses(panel) -> dict[str, str]:
+    """Trial name -> status, as the sweep table shows them."""
+    return {panel.table.item(row, 0).text(): panel.table.item(row, column(panel, "status")).text()
+            for row in range(panel.table.rowCount())}
+
+
 def test_the_training_menu_has_both_experiments(experiments):
     window, controller = experiments
     menu = window.findChild(QMenu, "menuTraining")
@@ -100,7 +112,7 @@ def test_sweep_trains_trials_fills_table_and_plots_and_uses_a_trials_settings(qt
     run_to_end(qtbot, panel)
     report = panel.result
     assert panel.table.rowCount() == len(report.results) == 4
-    statuses = {panel.table.item(row, panel.table.columnCount() - 1).text() for row in range(4)}
+    statuses = {panel.table.item(row, column(panel, "status")).text() for row in range(4)}
     assert statuses <= {"finished", "impossible"} and "finished" in statuses
     assert ("impossible" in statuses) == bool(panel.plan.impossible)
     finished = [r for r in report.results if r.status == "finished"]
@@ -110,7 +122,7 @@ def test_sweep_trains_trials_fills_table_and_plots_and_uses_a_trials_settings(qt
     panel.table.sortItems(1)
     rates = [panel.table.item(row, 1).value for row in range(4)]
     assert rates == sorted(rates)
-    row = next(r for r in range(4) if panel.table.item(r, panel.table.columnCount() - 1).text() == "finished")
+    row = next(r for r in range(4) if panel.table.item(r, column(panel, "status")).text() == "finished")
     panel.table.selectRow(row)
     assert panel.use_settings.isEnabled() and panel.open_run.isEnabled()
     chosen = panel.selected_trial()
@@ -123,3 +135,70 @@ def test_sweep_trains_trials_fills_table_and_plots_and_uses_a_trials_settings(qt
     assert settings_of(design)[0].epochs == 3  # the design's own epochs, not the sweep's quick ones
     window.design_document.undo_stack.undo()
     assert window.design_document.design.layers[3].p == 0.3
+
+
+def test_a_cancelled_sweep_keeps_its_folder_resumable_and_resume_sweep_trains_the_rest(
+        qtbot, experiments, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from convstudio.core.experiments.sweeps import TrialRecord, load_plan
+    from convstudio.core.training.records import EpochRecord
+    from convstudio.core.training.run_folder import RunFolder
+
+    window, controller = experiments
+    panel = controller.open_panel("sweep")
+    # 5 outputs for the dataset's 10 classes: impossible, found before anything trains
+    panel.vary.setText("lr=1e-3|3e-3, layers.5.out_features=10|5")
+    panel.grid.setChecked(True)
+    panel.epochs.setValue(4)
+    panel.limit.setValue(300)
+
+    def cancel_after_first_epoch(item):
+        if isinstance(item, TrialRecord) and isinstance(item.record, EpochRecord):
+            panel.cancel()
+    panel.worker.yielded.connect(cancel_after_first_epoch)
+    with qtbot.waitSignal(panel.worker.finished, timeout=TIMEOUT_MS):
+        assert panel.start(), panel.message.text()
+    panel.worker.yielded.disconnect(cancel_after_first_epoch)
+    assert panel.progress.format() == "Cancelled"
+    assert "Resume sweep" in panel.message.text() and str(panel.folder) in panel.message.text()
+    folder, plan = panel.folder, panel.plan
+    saved = load_plan(folder)  # sweep.json intact, with the dataset's verdict on the 5-output trials
+    assert [t.values for t in saved.trials] == [t.values for t in plan.trials]
+    assert [t.name for t in saved.impossible] == ["trial-002", "trial-004"]
+    assert "outputs 5 values per image" in saved.impossible[0].problem
+    stopped = RunFolder(folder / "trial-001")
+    assert stopped.status()["reason"] == "stopped" and stopped.checkpoint_path.is_file()
+    assert 1 <= len(stopped.read_lines("metrics.jsonl")) < 4
+    assert not (folder / "trial-003").exists()
+
+    # Resume sweep… opens a folder dialog in the design's runs folder; the table shows the trials at once.
+    panel.table.clear()
+    panel.table.setRowCount(0)
+    asked = {}
+
+    def choose(parent, caption, start):
+        asked["start"] = start
+        return str(folder)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    with qtbot.waitSignal(panel.worker.finished, timeout=TIMEOUT_MS):
+        panel.resume_button.click()
+        assert table_statuses(panel) == {"trial-001": "stopped", "trial-002": "impossible",
+                                         "trial-003": "pending", "trial-004": "impossible"}
+        assert "2 to train" in panel.summary.text()
+        assert not panel.resume_button.isEnabled()
+    assert asked["start"] == str(folder.parent)
+    assert panel.progress.format() == "Done", panel.message.text()
+    assert table_statuses(panel) == {"trial-001": "finished", "trial-002": "impossible",
+                                     "trial-003": "finished", "trial-004": "impossible"}
+    assert len(stopped.read_lines("metrics.jsonl")) == 4  # continued from its checkpoint, not retrained
+    impossible_row = next(r for r in range(4) if panel.table.item(r, 0).text() == "trial-002")
+    assert "10 classes" in panel.table.item(impossible_row, column(panel, "message")).text()
+    assert panel.resume_button.isEnabled()
+
+
+def test_resume_sweep_of_a_folder_without_sweep_json_says_so(experiments, tmp_path):
+    window, controller = experiments
+    panel = controller.open_panel("sweep")
+    assert not panel.resume_sweep(tmp_path)
+    assert "sweep.json: missing" in panel.message.text() and not panel.running

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convstudio.core import editing
+from convstudio.core import block_editing
 from convstudio.core.design import Design, InputSpec
 from convstudio.core.layers import BatchNorm, Concat, Conv2d, Residual
 from convstudio.gui.designer.changes import (
@@ -42,7 +42,7 @@ def test_blocks_lay_out_their_parts_and_a_merge_row_and_collapse():
 
 def test_an_insert_inside_a_block_changes_only_that_blocks_rows():
     before = design()
-    after = editing.insert_at(before, (1, "shortcut", 0), Conv2d(out_channels=8, kernel_size=1))
+    after = block_editing.insert_at(before, (1, "shortcut", 0), Conv2d(out_channels=8, kernel_size=1))
     first, removed, inserted = splice(StackLayout(before), StackLayout(after))
     assert first == 2 and inserted == removed + 1  # the block's rows, one more
 
