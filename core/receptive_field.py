@@ -28,7 +28,7 @@ fields against autograd on generated designs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convstudio.core.design import Design
 from convstudio.core.layers import (
@@ -217,24 +217,28 @@ class _Walker:
     def walk(self, layers: list[LayerBase], state: _State | None, prefix: str) -> _State | None:
         """Record every layer of ``layers``; returns the state after the last one (None: unknown)."""
         for index, layer in enumerate(layers):
-            path = f"{prefix}.{index}" if prefix else str(index)
-            steps = self._step(layer, state, path) if state is not None else None
-            if steps is None:
-                self._mark_unknown(layer, path)
-                state = None
-                continue
-            if steps == "same":  # the input's field: its axes are shared, not copied
-                self.fields[path] = LayerField(path, layer.kind, self._axes_of(state, prefix, index),
-                                               passes_through=True)
-                continue
-            before = state
-            state = tuple(step[0] for step in steps)
-            self.fields[path] = LayerField(path, layer.kind, tuple(
-                AxisField(name, axis.size, axis.jump, axis.start, input_size, axis.map_size, rule,
-                          (previous.size, previous.jump, previous.start), window, paths)
-                for name, (axis, rule, window, paths), input_size, previous
-                in zip(_AXES[len(state)], steps, self.input_sizes, before)
-            ), windowed=isinstance(layer, _SpatialLayer))
+            state = self.visit(layer, index, state, prefix)
+        return state
+
+    def visit(self, layer: LayerBase, index: int, state: _State | None, prefix: str) -> _State | None:
+        """Record ``layer`` (at ``index`` of the stack ``prefix``) and what is inside it; the state after it."""
+        path = f"{prefix}.{index}" if prefix else str(index)
+        steps = self._step(layer, state, path) if state is not None else None
+        if steps is None:
+            self._mark_unknown(layer, path)
+            return None
+        if steps == "same":  # the input's field: its axes are shared, not copied
+            self.fields[path] = LayerField(path, layer.kind, self._axes_of(state, prefix, index),
+                                           passes_through=True)
+            return state
+        before = state
+        state = tuple(step[0] for step in steps)
+        self.fields[path] = LayerField(path, layer.kind, tuple(
+            AxisField(name, axis.size, axis.jump, axis.start, input_size, axis.map_size, rule,
+                      (previous.size, previous.jump, previous.start), window, paths)
+            for name, (axis, rule, window, paths), input_size, previous
+            in zip(_AXES[len(state)], steps, self.input_sizes, before)
+        ), windowed=isinstance(layer, _SpatialLayer))
         return state
 
     def _axes_of(self, state: _State, prefix: str, index: int) -> tuple[AxisField, ...]:
@@ -282,6 +286,12 @@ class _Walker:
                 self._mark_unknown(inner, f"{path}.{part}.{index}")
 
 
+def _input_walk(design: Design) -> tuple[_Walker, _State]:
+    spec = design.input
+    sizes = (spec.height, spec.width) if spec.depth is None else (spec.depth, spec.height, spec.width)
+    return _Walker(sizes), tuple(_Axis(1, 1, 0, size) for size in sizes)
+
+
 def receptive_fields_by_path(design: Design) -> dict[str, LayerField | None]:
     """Every layer's receptive field by its path (``"3"``, ``"5.body.0"``), None where it cannot be followed.
 
@@ -289,11 +299,62 @@ def receptive_fields_by_path(design: Design) -> dict[str, LayerField | None]:
     (a 2-D layer on volumes) or past global pooling of a map whose size an
     earlier failure left unknown.
     """
-    spec = design.input
-    sizes = (spec.height, spec.width) if spec.depth is None else (spec.depth, spec.height, spec.width)
-    walker = _Walker(sizes)
-    walker.walk(list(design.layers), tuple(_Axis(1, 1, 0, size) for size in sizes), "")
+    walker, state = _input_walk(design)
+    walker.walk(list(design.layers), state, "")
     return walker.fields
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWalk:
+    """The top-level fields of one design, with the walk's state after each layer (for :func:`follow_fields`)."""
+
+    design: Design
+    fields: list[LayerField | None]
+    states: list[_State | None]
+
+
+def follow_fields(design: Design, earlier: FieldWalk | None = None) -> FieldWalk:
+    """The receptive field of each of ``design``'s own layers, reusing what ``earlier`` found.
+
+    A layer's field depends only on the layer and the state it receives. Edits
+    give a new design that keeps the layer objects they did not touch, so a
+    layer that is the very object it was in ``earlier`` and receives the same
+    state keeps its field (renamed to its new position): after an edit that
+    leaves the field where it was (a channel count, a dropout rate) or near the
+    end of a long design, only the edited layers are walked again. The result
+    equals :func:`receptive_fields` (``tests/test_receptive_field.py``).
+    """
+    walker, state = _input_walk(design)
+    initial = state
+    old_position = {}
+    if earlier is not None and earlier.design.input == design.input:
+        old_position = {id(layer): index for index, layer in enumerate(earlier.design.layers)}
+    fields: list[LayerField | None] = []
+    states: list[_State | None] = []
+    previous_kept = False
+    for index, layer in enumerate(design.layers):
+        old = old_position.get(id(layer))
+        keep = old is not None and earlier.design.layers[old] is layer and \
+            (earlier.states[old - 1] if old else initial) == state
+        field = earlier.fields[old] if keep else None
+        if field is not None and field.passes_through:
+            # It shares its predecessor's axes (their step texts): kept only after that same
+            # predecessor, itself kept.
+            keep = previous_kept and old > 0 and index > 0 and \
+                old_position.get(id(design.layers[index - 1])) == old - 1
+        previous_kept = keep
+        if keep:
+            if field is not None and old != index:
+                field = replace(field, path=str(index))
+            state = earlier.states[old]
+            if field is not None:
+                walker.fields[str(index)] = field  # a following layer that keeps its field shares its axes
+        else:
+            state = walker.visit(layer, index, state, "")
+            field = walker.fields[str(index)]
+        fields.append(field)
+        states.append(state)
+    return FieldWalk(design, fields, states)
 
 
 def receptive_fields(design: Design) -> list[LayerField | None]:

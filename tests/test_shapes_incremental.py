@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from convstudio.core import editing
 from convstudio.core.design import Design
+from convstudio.core.receptive_field import follow_fields, receptive_fields
 from convstudio.core.shapes import infer_shapes, recheck
 from recheck_helpers import assert_recheck_follows_edits, top_level_edit
 from test_shapes_agree_with_pytorch import designs
@@ -80,3 +81,37 @@ def test_recheck_reuses_the_results_of_untouched_layers() -> None:
     assert rechecked == infer_shapes(after)
     kept = [new is old for new, old in zip(rechecked.layers, report.layers)]
     assert kept == [False, False, False, True, True, True]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fields_followed_through_random_edits_equal_a_fresh_walk(data) -> None:
+    """The designer's receptive fields (``follow_fields`` from the previous design's) after each edit."""
+    design = data.draw(designs())
+    walk = follow_fields(design)
+    for _ in range(data.draw(st.integers(1, 6))):
+        design = data.draw(edited(design))
+        walk = follow_fields(design, walk)
+        assert walk.fields == receptive_fields(design)
+        assert [None if field is None else field.path for field in walk.fields] == [
+            None if field is None else str(index) for index, field in enumerate(walk.fields)]
+
+
+def test_following_fields_reuses_those_an_edit_leaves_alone() -> None:
+    """Not a timing: a channel count changes no field, so the fields after the edited layer are kept.
+
+    (The batch norm right after it shares the edited layer's axes, so it is walked again.)
+    """
+    design = Design.model_validate({"input": {"channels": 3, "height": 16, "width": 16}, "layers": [
+        {"kind": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+        {"kind": "batchnorm"},
+        {"kind": "conv2d", "out_channels": 8, "kernel_size": 3, "stride": 2},
+        {"kind": "flatten"},
+        {"kind": "linear", "out_features": 10},
+    ]})
+    walk = follow_fields(design)
+    after = follow_fields(editing.set_layer_field(design, 0, "out_channels", 16), walk)
+    assert after.fields[1] == walk.fields[1]
+    assert all(new is old for new, old in zip(after.fields[2:], walk.fields[2:]))
+    wider = follow_fields(editing.set_layer_field(design, 0, "kernel_size", 5), walk)
+    assert wider.fields[2].sizes == (7, 7) and wider.fields[2] is not walk.fields[2]

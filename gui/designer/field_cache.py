@@ -8,14 +8,18 @@ the design's identity, serves both.
 from __future__ import annotations
 
 from convstudio.core.design import Design
-from convstudio.core.receptive_field import LayerField, receptive_fields
+from convstudio.core.receptive_field import FieldWalk, LayerField, follow_fields
 
-_last: tuple[Design, list[LayerField | None]] | None = None
+_last: FieldWalk | None = None
 
 
 def fields_of(design: Design) -> list[LayerField | None]:
-    """:func:`core.receptive_field.receptive_fields` of ``design``, reused while it is the same object."""
+    """:func:`core.receptive_field.receptive_fields` of ``design``, reused while it is the same object.
+
+    A new design (after an edit) is walked from the previous one's fields, so only
+    the layers whose field the edit can change are walked again.
+    """
     global _last
-    if _last is None or _last[0] is not design:
-        _last = (design, receptive_fields(design))
-    return _last[1]
+    if _last is None or _last.design is not design:
+        _last = follow_fields(design, _last)
+    return _last.fields

@@ -211,8 +211,7 @@ class TrainingSettingsForm(QWidget):
         settings_shown = (design.training, design.input)
         # Layers inside blocks by their qualified names (res1.body.conv1): a whole block or one layer
         # inside it can be frozen.
-        layers = tuple((entry.module_name, entry.record.kind, entry.record.params != 0)
-                       for entry in self.document.report.walk())
+        layers = tuple(_layer_choices(self.document.report.layers))
         new_settings = force or settings_shown != self._shown_settings or self._settings is None
         new_layers = force or layers != self._shown_layers
         if not (new_settings or new_layers):
@@ -233,3 +232,16 @@ class TrainingSettingsForm(QWidget):
         self.form.show_rows_for(self._settings, design)
         if new_settings:
             self.settings_changed.emit(self._settings)
+
+
+def _layer_choices(records, prefix: str = ""):
+    """(qualified name, kind, has parameters) of every layer, blocks' contents after their block.
+
+    The names the builder's modules have (``res1.body.conv1``); cheaper than the
+    report's ``walk()``, which also builds location texts, on every edit.
+    """
+    for record in records:
+        name = prefix + record.name
+        yield name, record.kind, record.params != 0
+        for stack in record.stacks:
+            yield from _layer_choices(stack.layers, f"{name}.{stack.part}.")

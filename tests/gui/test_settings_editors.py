@@ -144,3 +144,20 @@ def test_editors_take_ranges_and_tooltips_from_the_fields(panel_window):
             assert editor.maximum() <= spec.maximum, key
         tips = [editor.toolTip()] + [child.toolTip() for child in editor.findChildren(QWidget)]
         assert any(spec.description in tip for tip in tips), key
+
+
+def test_freeze_offers_a_whole_block_and_the_layers_inside_it(panel_window):
+    """With blocks, the freeze list names them as the builder's modules: res1, res1.body.conv1."""
+    window = panel_window()
+    form = window.train_panel.form
+    document = window.design_document
+    document.replace_design("Load preset", load_preset("resnet20"))
+    freeze = form.editors["freeze"]
+    freeze.menu.aboutToShow.emit()
+    offered = [action.text() for action in freeze.menu.actions()]
+    assert offered[:5] == ["conv1", "bn1", "res1", "res1.body.conv1", "res1.body.bn1"]
+    assert "res4.shortcut.conv1" in offered and "res1.body.act1" not in offered  # no parameters
+    form.set_setting("init_from", "runs/source")
+    freeze.line.setText("res1, res2.body.conv1")
+    freeze.line.editingFinished.emit()
+    assert document.design.training["freeze"] == ["res1", "res2.body.conv1"]
