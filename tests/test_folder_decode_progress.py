@@ -169,6 +169,7 @@ def test_ctrl_c_while_the_folder_decodes_cancels_it_exits_130_and_the_run_resume
     design_file = tmp_path / "tiny.json"
     save_design(tiny_design(classes=2), design_file)
     run_dir = tmp_path / "run"
+    handler_before = signal.getsignal(signal.SIGINT)
 
     def press_ctrl_c(call: int) -> None:
         if call == 40:  # a few chunks in
@@ -186,7 +187,7 @@ def test_ctrl_c_while_the_folder_decodes_cancels_it_exits_130_and_the_run_resume
     assert f"resume with: convstudio train --resume {run_dir}" in err
     run_status = json.loads((run_dir / "run.json").read_text())
     assert run_status["reason"] == "stopped" and run_status["epochs_completed"] == 0
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the CLI put Ctrl-C back
+    assert signal.getsignal(signal.SIGINT) is handler_before  # the CLI put Ctrl-C's handler back
 
     monkeypatch.undo()  # decode at full speed; the same cache folder is still set
     monkeypatch.setenv(image_cache.CACHE_ENV, str(tmp_path / "cache"))
