@@ -21,7 +21,8 @@ import time
 
 import torch
 
-from convstudio.core.experiments.sweeps import DatasetCache, plan_sweep, run_sweep
+from convstudio.core.experiments.sweep_plan import plan_sweep
+from convstudio.core.experiments.sweeps import DatasetCache, run_sweep
 from convstudio.core.experiments.variations import parse_variations
 from convstudio.core.presets import load_preset
 from convstudio.core.training.settings import TrainingSettings

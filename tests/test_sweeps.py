@@ -8,9 +8,8 @@ import pytest
 
 from convstudio.core.cli import main
 from convstudio.core.design import Design, save_design
-from convstudio.core.experiments.sweeps import (
-    DatasetCache, SweepError, load_plan, plan_sweep, results_table, run_sweep, sweep_results,
-)
+from convstudio.core.experiments.sweep_plan import SweepError, load_plan, plan_sweep
+from convstudio.core.experiments.sweeps import DatasetCache, results_table, run_sweep, sweep_results
 from convstudio.core.experiments.variations import Variation, VariationError, parse_variations
 from convstudio.core.training.control import RunControl
 from convstudio.core.training.settings import TrainingSettings
@@ -128,13 +127,13 @@ def test_random_sweep_trains_resumes_without_redoing_finished_trials(tmp_path):
     assert table.splitlines()[0].split()[:4] == ["rank", "trial", "learning_rate", "layers.4.p"]
     best = resumed.best
     assert best.best_val_accuracy == max(r.best_val_accuracy for r in resumed.results)
-    assert all(seconds < 5 for seconds in resumed.overhead_seconds)
+    assert len(resumed.overhead_seconds) == resumed.trained  # one per trained trial; bench/sweep_overhead.py times them
 
 
 def test_a_folder_with_another_sweep_is_refused(tmp_path):
     first = plan_sweep(tiny_design(), QUICK, parse_variations("lr=1e-3|1e-2"), grid=True)
     other = plan_sweep(tiny_design(), QUICK, parse_variations("lr=1e-4|1e-3"), grid=True)
-    from convstudio.core.experiments.sweeps import save_plan
+    from convstudio.core.experiments.sweep_plan import save_plan
 
     save_plan(first, tmp_path)
     with pytest.raises(SweepError, match="holds another sweep"):

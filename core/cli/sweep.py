@@ -57,7 +57,7 @@ def _fail(message: object) -> int:
 
 def _plan(args: argparse.Namespace):
     """(plan, folder) from the options, or an exit status after saying what is wrong."""
-    from convstudio.core.experiments.sweeps import SweepError, load_plan, plan_sweep
+    from convstudio.core.experiments.sweep_plan import SweepError, load_plan, plan_sweep
     from convstudio.core.experiments.variations import VariationError, parse_variations
     from convstudio.core.paths import default_runs_root
     from convstudio.core.training.run_index import design_runs_folder
@@ -88,9 +88,9 @@ def _plan(args: argparse.Namespace):
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Handler of ``convstudio sweep``."""
+    from convstudio.core.experiments.sweep_plan import OBJECTIVES, SweepError
     from convstudio.core.experiments.sweeps import (
-        OBJECTIVES, SweepError, TrialFinished, TrialsSkipped, TrialStarted, impossible_lines, results_table,
-        run_sweep,
+        TrialFinished, TrialsSkipped, TrialStarted, impossible_lines, results_table, run_sweep,
     )
     from convstudio.core.training.control import RunControl
     from convstudio.core.training.setup import TrainingSetupError

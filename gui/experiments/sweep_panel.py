@@ -35,9 +35,12 @@ from PySide6.QtWidgets import (
     QSplitter, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from convstudio.core.experiments.sweep_plan import (
+    OBJECTIVES, SweepError, SweepPlan, apply_to_design, load_plan, plan_sweep,
+)
 from convstudio.core.experiments.sweeps import (
-    OBJECTIVES, SweepError, SweepPlan, SweepReport, TrialFinished, TrialRecord, TrialsSkipped, TrialStarted,
-    apply_to_design, impossible_lines, load_plan, plan_sweep, ranked, sweep_job, sweep_results,
+    SweepReport, TrialFinished, TrialRecord, TrialsSkipped, TrialStarted, impossible_lines, ranked, sweep_job,
+    sweep_results,
 )
 from convstudio.core.experiments.variations import VariationError, parse_variations
 from convstudio.core.training.design_settings import with_training
